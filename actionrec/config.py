@@ -1,0 +1,194 @@
+"""Run configuration: dataclasses filled from `configs/*.yaml` and `--set key=value`.
+
+Unknown keys fail loudly with the list of allowed ones; every value a user tunes has
+its default in `configs/default.yaml` (a test keeps the two in step).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .errors import ConfigError
+
+CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
+
+
+@dataclass
+class DataConfig:
+    fold: int = 1
+    val_fraction: float = 0.15
+    test_fraction: float = 0.25
+    split_seed: int = 0
+    allow_outside_root: bool = False
+    reader: str = "auto"
+
+
+@dataclass
+class BackboneConfig:
+    name: str = "mobilenet_v2"
+    pooling: str = "global"
+    grid: int = 3
+    resize_size: int | None = None
+    crop_size: int | None = None
+    resize_mode: str = "center_crop"
+    batch_size: int = 32
+
+
+@dataclass
+class SamplingConfig:
+    fps: float = 8.0
+    clip_steps: int = 16
+    train_mode: str = "segments"
+    stride: int = 1
+    eval_clips: int = 3
+
+
+@dataclass
+class HeadConfig:
+    hidden_size: int = 256
+    num_layers: int = 2
+    dropout: float = 0.3
+    input_dropout: float = 0.2
+    output_dropout: float = 0.3
+    cell_dim: int = 64
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    batch_size: int = 32
+    optimizer: str = "adamw"
+    lr: float = 0.001
+    weight_decay: float = 0.0001
+    scheduler: str = "cosine"
+    grad_clip: float = 5.0
+    early_stop_patience: int = 10
+    seed: int = 0
+    num_workers: int = 0
+    accelerator: str = "auto"
+    devices: Any = "auto"
+    baseline_epochs: int = 200
+
+
+@dataclass
+class LoggingConfig:
+    wandb: str = "auto"
+    project: str = "actionrec"
+    csv: bool = True
+    run_dir: str = "runs"
+    progress_bar: bool = True
+
+
+@dataclass
+class CacheConfig:
+    dir: str = ".cache/features"
+
+
+@dataclass
+class Config:
+    data: DataConfig = field(default_factory=DataConfig)
+    backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    sampling: SamplingConfig = field(default_factory=SamplingConfig)
+    head: HeadConfig = field(default_factory=HeadConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    logging: LoggingConfig = field(default_factory=LoggingConfig)
+    cache: CacheConfig = field(default_factory=CacheConfig)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+CHOICES = {
+    ("data", "reader"): ("auto", "decord", "opencv"),
+    ("backbone", "pooling"): ("global", "grid"),
+    ("backbone", "resize_mode"): ("center_crop", "squash"),
+    ("sampling", "train_mode"): ("segments", "strided"),
+    ("train", "optimizer"): ("adam", "adamw", "rmsprop"),
+    ("train", "scheduler"): ("cosine", "plateau", "none"),
+    ("logging", "wandb"): ("auto", "online", "offline", "disabled"),
+}
+
+
+def resolve_config_path(name: str | Path) -> Path:
+    """A YAML path, or the name of a preset in `configs/` (`demo`, `ucf101`, ...)."""
+    path = Path(name)
+    if path.is_file():
+        return path
+    preset = CONFIG_DIR / f"{name}.yaml"
+    if preset.is_file():
+        return preset
+    presets = sorted(p.stem for p in CONFIG_DIR.glob("*.yaml"))
+    raise ConfigError(f"config {str(name)!r} not found: not a file, nor a preset ({', '.join(presets)})")
+
+
+def load_config(path: str | Path | None = None, overrides: list[str] | None = None) -> Config:
+    """Defaults, then the YAML at `path` (or preset name), then `key.sub=value` overrides."""
+    cfg = Config()
+    if path is not None:
+        source = resolve_config_path(path)
+        data = yaml.safe_load(source.read_text()) or {}
+        if not isinstance(data, dict):
+            raise ConfigError(f"{source}: expected a mapping of sections, got {type(data).__name__}")
+        merge(cfg, data, str(source))
+    for item in overrides or []:
+        key, sep, raw = item.partition("=")
+        if not sep:
+            raise ConfigError(f"override {item!r} must look like section.key=value")
+        section, _, name = key.strip().partition(".")
+        merge(cfg, {section: {name: yaml.safe_load(raw)}}, f"override {item!r}")
+    validate(cfg)
+    return cfg
+
+
+def merge(cfg: Config, data: dict, where: str) -> None:
+    sections = {f.name for f in dataclasses.fields(cfg)}
+    for section, values in data.items():
+        if section not in sections:
+            raise ConfigError(f"{where}: unknown section {section!r} (allowed: {', '.join(sorted(sections))})")
+        target = getattr(cfg, section)
+        if not isinstance(values, dict):
+            raise ConfigError(f"{where}: section {section!r} must be a mapping")
+        allowed = {f.name for f in dataclasses.fields(target)}
+        for key, value in values.items():
+            if key not in allowed:
+                raise ConfigError(f"{where}: unknown key {section}.{key} "
+                                  f"(allowed: {', '.join(sorted(allowed))})")
+            setattr(target, key, coerce(getattr(target, key), value, f"{where}: {section}.{key}"))
+
+
+def coerce(default, value, where: str):
+    """YAML reads `3e-4` as a string; make numbers numbers where the default is one."""
+    if isinstance(default, float) and isinstance(value, (str, int)) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except ValueError:
+            raise ConfigError(f"{where}: expected a number, got {value!r}") from None
+    return value
+
+
+def validate(cfg: Config) -> None:
+    for (section, key), allowed in CHOICES.items():
+        value = getattr(getattr(cfg, section), key)
+        if value not in allowed:
+            raise ConfigError(f"{section}.{key}={value!r} is not one of {', '.join(allowed)}")
+    positive = [("sampling", "fps"), ("sampling", "clip_steps"), ("sampling", "eval_clips"),
+                ("sampling", "stride"), ("train", "batch_size"), ("train", "lr"),
+                ("head", "hidden_size"), ("head", "num_layers"), ("backbone", "batch_size"),
+                ("backbone", "grid")]
+    for section, key in positive:
+        value = getattr(getattr(cfg, section), key)
+        if not isinstance(value, (int, float)) or value <= 0:
+            raise ConfigError(f"{section}.{key} must be a positive number, got {value!r}")
+    for key in ("dropout", "input_dropout", "output_dropout"):
+        value = getattr(cfg.head, key)
+        if not 0 <= value < 1:
+            raise ConfigError(f"head.{key} must be in [0, 1), got {value!r}")
+
+
+def dump_config(cfg: Config) -> str:
+    return yaml.safe_dump(cfg.to_dict(), sort_keys=False)

@@ -1,0 +1,233 @@
+"""End-to-end jobs as straight sequences: `train`, `evaluate`, and the `demo` on top.
+
+train:    dataset split -> backbone + preprocessing -> feature cache (extract once)
+          -> LSTM head (Lightning) -> order-blind baseline -> bundle
+evaluate: bundle -> test split -> feature cache -> multi-clip scores -> metrics, plots
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+import warnings
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from .backbone import Backbone, get_spec
+from .bundle import Bundle, load_bundle, save_bundle
+from .config import Config, dump_config
+from .datasets import DatasetSplit, VideoItem, load_dataset
+from .errors import DatasetError
+from .evaluation import classification_metrics, per_class_table, plot_confusion, write_json
+from .features import FeatureCache, FeatureExtractor, TorchEncoder, cache_key
+from .training import clip_means, fit_baseline, fit_head
+from .transforms import Preprocess
+
+log = logging.getLogger("actionrec")
+
+
+def new_run_dir(base: str | Path, name: str) -> Path:
+    stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
+    run_dir = Path(base) / f"{name}-{stamp}"
+    suffix = 1
+    while run_dir.exists():
+        run_dir = Path(base) / f"{name}-{stamp}-{suffix}"
+        suffix += 1
+    run_dir.mkdir(parents=True)
+    return run_dir
+
+
+@dataclass
+class FeatureSource:
+    """Backbone, preprocessing and cache for one extraction key."""
+    backbone: Backbone
+    preprocess: Preprocess
+    cache: FeatureCache
+    extractor: FeatureExtractor
+
+    @classmethod
+    def create(cls, backbone: Backbone, preprocess: Preprocess, sample_fps: float, cache_dir: str | Path,
+               batch_size: int = 32, reader: str = "auto") -> "FeatureSource":
+        cache = FeatureCache(cache_dir, cache_key(backbone, preprocess, sample_fps))
+        extractor = FeatureExtractor(TorchEncoder(backbone), preprocess, sample_fps, batch_size, reader)
+        return cls(backbone, preprocess, cache, extractor)
+
+    def ensure(self, items: list[VideoItem], what: str, progress: bool = True) -> list[VideoItem]:
+        """Extract what is missing; return the items whose features exist. Unreadable
+        videos are skipped with one warning that lists them."""
+        bar = tqdm(total=len(items), desc=f"features ({what})", unit="video", disable=not progress)
+        report = self.extractor.run([i.path for i in items], self.cache, bar.update)
+        bar.close()
+        if report.extracted:
+            log.info("%s: extracted %d videos, %d frames at %.1f frames/s (%d reused)", what,
+                     len(report.extracted), report.frames, report.frames_per_second, len(report.reused))
+        if report.failed:
+            listing = "\n".join(f"  {path}: {reason}" for path, reason in report.failed.items())
+            warnings.warn(f"skipping {len(report.failed)} unreadable {what} video(s):\n{listing}",
+                          stacklevel=2)
+        self.last_report = report
+        return [i for i in items if str(i.path) not in report.failed]
+
+
+def feature_source(cfg: Config) -> FeatureSource:
+    b = cfg.backbone
+    backbone = Backbone(b.name, b.pooling, b.grid)
+    preprocess = Preprocess.for_backbone(b.name, b.resize_size, b.crop_size, b.resize_mode)
+    return FeatureSource.create(backbone, preprocess, cfg.sampling.fps, cfg.cache.dir, b.batch_size,
+                                cfg.data.reader)
+
+
+def load_split(data_root: str | Path, cfg: Config) -> DatasetSplit:
+    d = cfg.data
+    return load_dataset(data_root, fold=d.fold, val_fraction=d.val_fraction,
+                        test_fraction=d.test_fraction, seed=d.split_seed,
+                        allow_outside_root=d.allow_outside_root)
+
+
+@dataclass
+class TrainResult:
+    bundle: Path
+    run_dir: Path
+    best_val_acc: float | None
+    baseline_val_acc: float | None
+    extraction_fps: float
+    train_clips_per_second: float
+    skipped: dict
+
+
+def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = True) -> TrainResult:
+    """Train a head on `data_root` and write the bundle to `out`."""
+    run_dir = new_run_dir(cfg.logging.run_dir, "train")
+    (run_dir / "config.yaml").write_text(dump_config(cfg))
+    split = load_split(data_root, cfg)
+    log.info("dataset %s: %d classes, %d train / %d val / %d test videos (%s)", data_root,
+             len(split.class_names), len(split.train), len(split.val), len(split.test), split.source)
+    source = feature_source(cfg)
+    train_items = source.ensure(split.train, "train", progress)
+    extraction_fps = source.last_report.frames_per_second
+    skipped = dict(source.last_report.failed)
+    val_items = source.ensure(split.val, "val", progress)
+    skipped.update(source.last_report.failed)
+    if not train_items:
+        raise DatasetError(f"{data_root}: no readable training videos")
+    head_kwargs = head_config(cfg, source.backbone, len(split.class_names))
+    fit = fit_head(cfg, head_kwargs, train_items, val_items, source.cache, run_dir)
+    baseline, baseline_val = train_baseline(cfg, source.cache, train_items, val_items, len(split.class_names))
+    meta = bundle_meta(cfg, source, split, head_kwargs, fit.best_val_acc, baseline_val, data_root)
+    bundle = save_bundle(out, fit.head, baseline, meta)
+    return TrainResult(bundle, run_dir, fit.best_val_acc, baseline_val, extraction_fps,
+                       fit.clips_per_second, skipped)
+
+
+def head_config(cfg: Config, backbone: Backbone, num_classes: int) -> dict:
+    h = cfg.head
+    return {"in_dim": backbone.out_dim, "num_classes": num_classes, "num_cells": backbone.num_cells,
+            "hidden_size": h.hidden_size, "num_layers": h.num_layers, "dropout": h.dropout,
+            "input_dropout": h.input_dropout, "output_dropout": h.output_dropout, "cell_dim": h.cell_dim}
+
+
+def train_baseline(cfg: Config, cache: FeatureCache, train_items, val_items, num_classes: int):
+    s = cfg.sampling
+    x, y, _ = clip_means(train_items, cache, s.clip_steps, s.train_mode, s.eval_clips, s.stride)
+    baseline = fit_baseline(x, y, num_classes, cfg.train.baseline_epochs, cfg.train.seed)
+    if not val_items:
+        return baseline, None
+    vx, vy, _ = clip_means(val_items, cache, s.clip_steps, s.train_mode, 1, s.stride)
+    with torch.no_grad():
+        acc = float((baseline(vx.unsqueeze(1)).argmax(1) == vy).float().mean())
+    return baseline, acc
+
+
+def bundle_meta(cfg: Config, source: FeatureSource, split: DatasetSplit, head_kwargs: dict,
+                val_acc, baseline_val_acc, data_root) -> dict:
+    b = source.backbone
+    return {
+        "backbone": {"name": b.name, "weights": get_spec(b.name).weights, "pooling": b.pooling,
+                     "grid": b.grid if b.pooling == "grid" else None, "out_dim": b.out_dim},
+        "preprocess": source.preprocess.to_dict(),
+        "sampling": {"fps": cfg.sampling.fps, "clip_steps": cfg.sampling.clip_steps,
+                     "train_mode": cfg.sampling.train_mode, "stride": cfg.sampling.stride,
+                     "eval_clips": cfg.sampling.eval_clips},
+        "head": head_kwargs,
+        "class_names": split.class_names,
+        "data": {"root": str(data_root), "layout": split.layout, "split": split.source,
+                 **{k: v for k, v in vars(cfg.data).items() if k != "reader"}},
+        "training": {"val_acc": val_acc, "baseline_val_acc": baseline_val_acc,
+                     "train_videos": len(split.train), "created": datetime.now().isoformat(timespec="seconds")},
+    }
+
+
+def evaluate(bundle_path: str | Path, data_root: str | Path, cfg: Config, fold: int | None = None,
+             json_path: str | Path | None = None, out_dir: str | Path | None = None,
+             progress: bool = True) -> dict:
+    """Score the bundle on the test split of `data_root`; write JSON and a confusion PNG."""
+    bundle = load_bundle(bundle_path)
+    data_cfg = replace(cfg.data, **{k: bundle.meta["data"][k] for k in
+                                    ("val_fraction", "test_fraction", "split_seed") if k in bundle.meta["data"]})
+    data_cfg.fold = fold or data_cfg.fold
+    split = load_split(data_root, replace(cfg, data=data_cfg))
+    items = relabel(split, bundle, data_root)
+    source = FeatureSource.create(bundle.build_backbone(), bundle.preprocess, bundle.sampling["fps"],
+                                  cfg.cache.dir, cfg.backbone.batch_size, cfg.data.reader)
+    items = source.ensure(items, "test", progress)
+    metrics = score(bundle, source.cache, items)
+    metrics["skipped"] = source.last_report.failed
+    metrics["bundle"], metrics["data"], metrics["split"] = str(bundle_path), str(data_root), split.source
+    out_dir = Path(out_dir or (Path(json_path).parent if json_path else new_run_dir(cfg.logging.run_dir, "eval")))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    cm = torch.tensor(metrics["confusion_matrix"]).numpy()
+    metrics["confusion_png"] = str(plot_confusion(cm, bundle.class_names, out_dir / "confusion.png",
+                                                  f"{Path(bundle_path).name}: top-1 {metrics['top1']:.3f}"))
+    metrics["json"] = str(write_json(metrics, json_path or out_dir / "metrics.json"))
+    return metrics
+
+
+def relabel(split: DatasetSplit, bundle: Bundle, data_root) -> list[VideoItem]:
+    """Test items with labels re-indexed to the bundle's class order."""
+    index = {name: i for i, name in enumerate(bundle.class_names)}
+    unknown = sorted(set(split.class_names) - set(index))
+    used = {split.class_names[i.label] for i in split.test}
+    if unknown and used & set(unknown):
+        raise DatasetError(f"{data_root}: classes {', '.join(unknown)} are not in bundle "
+                           f"{bundle.path} (it knows: {', '.join(bundle.class_names)})")
+    return [replace(i, label=index[split.class_names[i.label]]) for i in split.test]
+
+
+@torch.no_grad()
+def score(bundle: Bundle, cache: FeatureCache, items: list[VideoItem]) -> dict:
+    """Multi-clip scores of the head and the baseline on `items`, as metrics."""
+    from .training import EvalClips
+    s = bundle.sampling
+    data = EvalClips(items, cache, s["clip_steps"], s["train_mode"], s["eval_clips"], s["stride"])
+    loader = torch.utils.data.DataLoader(data, batch_size=64)
+    probs, labels, videos = [], [], []
+    for features, label, video in loader:
+        probs.append(bundle.head(features)[:, -1].softmax(-1))
+        labels.append(label)
+        videos.append(video)
+    probs, labels, videos = torch.cat(probs), torch.cat(labels), torch.cat(videos)
+    video_labels = torch.tensor([i.label for i in items])
+    metrics = classification_metrics(probs, labels, videos, video_labels, bundle.class_names)
+    if bundle.baseline is not None:
+        x, bl, bv = clip_means(items, cache, s["clip_steps"], s["train_mode"], s["eval_clips"], s["stride"])
+        base = classification_metrics(bundle.baseline(x.unsqueeze(1)).softmax(-1), bl, bv, video_labels,
+                                      bundle.class_names)
+        metrics["baseline_top1"] = base["top1"]
+        metrics["baseline_per_class"] = base["per_class"]
+    else:
+        metrics["baseline_top1"] = None
+    return metrics
+
+
+def summary(metrics: dict) -> str:
+    lines = [f"videos: {metrics['num_videos']} ({metrics['num_clips']} clips)",
+             f"top-1 (video): {metrics['top1']:.3f}   top-5: {metrics['top5']:.3f}   "
+             f"mean class acc: {metrics['mean_class_acc']:.3f}   clip top-1: {metrics['clip_top1']:.3f}"]
+    if metrics.get("baseline_top1") is not None:
+        lines.append(f"order-blind baseline (mean-pooled features + linear) top-1: {metrics['baseline_top1']:.3f}")
+    lines.append(per_class_table(metrics))
+    return "\n".join(lines)

@@ -1,0 +1,228 @@
+"""Lightning training of the LSTM head on cached features.
+
+Reads as a straight sequence in `fit_head`: seed, data, model, callbacks, loggers,
+trainer, fit, best weights. The backbone is not part of the LightningModule at all:
+its features come from the cache, so the optimizer only ever sees head parameters.
+"""
+
+from __future__ import annotations
+
+import logging
+import netrc
+import os
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import torch
+from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from torch import nn
+from torch.nn import functional as F
+from torch.utils.data import DataLoader, Dataset
+
+from .config import Config
+from .datasets import VideoItem
+from .features import FeatureCache
+from .model import LSTMHead, MeanPoolBaseline
+from .sampling import eval_clips, train_clip
+
+log = logging.getLogger(__name__)
+
+
+class TrainClips(Dataset):
+    """One random clip per video per epoch: `(T, S, D)` float32 features and the label."""
+
+    def __init__(self, items: list[VideoItem], cache: FeatureCache, clip_steps: int, mode: str,
+                 stride: int = 1):
+        self.items, self.cache = items, cache
+        self.clip_steps, self.mode, self.stride = clip_steps, mode, stride
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, i: int):
+        item = self.items[i]
+        feats = self.cache.load(item.path)
+        rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ())))
+        idx = train_clip(len(feats), self.clip_steps, self.mode, rng, self.stride)
+        return torch.from_numpy(np.asarray(feats[idx], dtype=np.float32)), item.label
+
+
+class EvalClips(Dataset):
+    """Every evaluation clip of every video, flattened: `(T, S, D)`, label, video index."""
+
+    def __init__(self, items: list[VideoItem], cache: FeatureCache, clip_steps: int, mode: str,
+                 num_clips: int, stride: int = 1):
+        self.items, self.cache = items, cache
+        self.clips = [(v, clip) for v, item in enumerate(items)
+                      for clip in eval_clips(len(cache.load(item.path)), clip_steps, mode,
+                                             num_clips, stride)]
+
+    def __len__(self) -> int:
+        return len(self.clips)
+
+    def __getitem__(self, i: int):
+        video, idx = self.clips[i]
+        feats = self.cache.load(self.items[video].path)
+        return torch.from_numpy(np.asarray(feats[idx], dtype=np.float32)), self.items[video].label, video
+
+
+class HeadModule(L.LightningModule):
+    """Trains an `LSTMHead` on the last-step logits of each clip."""
+
+    def __init__(self, head_kwargs: dict, optimizer: str = "adamw", lr: float = 1e-3,
+                 weight_decay: float = 1e-4, scheduler: str = "cosine", epochs: int = 30):
+        super().__init__()
+        self.save_hyperparameters()
+        self.head = LSTMHead(**head_kwargs)
+
+    def forward(self, features: torch.Tensor) -> torch.Tensor:
+        return self.head(features)[:, -1]
+
+    def shared_step(self, batch, stage: str) -> torch.Tensor:
+        features, labels = batch[0], batch[1]
+        logits = self(features)
+        loss = F.cross_entropy(logits, labels)
+        acc = (logits.argmax(-1) == labels).float().mean()
+        self.log(f"{stage}/loss", loss, prog_bar=stage != "train", batch_size=len(labels), sync_dist=True)
+        self.log(f"{stage}/acc", acc, prog_bar=True, batch_size=len(labels), sync_dist=True)
+        return loss
+
+    def training_step(self, batch, batch_idx):
+        return self.shared_step(batch, "train")
+
+    def validation_step(self, batch, batch_idx):
+        self.shared_step(batch, "val")
+
+    def configure_optimizers(self):
+        hp = self.hparams
+        params = [p for p in self.parameters() if p.requires_grad]
+        optimizers = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW, "rmsprop": torch.optim.RMSprop}
+        opt = optimizers[hp.optimizer](params, lr=hp.lr, weight_decay=hp.weight_decay)
+        if hp.scheduler == "cosine":
+            return {"optimizer": opt, "lr_scheduler": torch.optim.lr_scheduler.CosineAnnealingLR(
+                opt, T_max=max(1, hp.epochs))}
+        if hp.scheduler == "plateau":
+            sched = torch.optim.lr_scheduler.ReduceLROnPlateau(opt, mode="max", factor=0.5, patience=3)
+            return {"optimizer": opt, "lr_scheduler": {"scheduler": sched, "monitor": "val/acc"}}
+        return opt
+
+
+def wandb_mode(setting: str) -> str | None:
+    """`auto`: online when an API key is configured (env or ~/.netrc), else offline."""
+    if setting == "disabled":
+        return None
+    if setting != "auto":
+        return setting
+    if os.environ.get("WANDB_MODE"):
+        return os.environ["WANDB_MODE"]
+    if os.environ.get("WANDB_API_KEY"):
+        return "online"
+    try:
+        if netrc.netrc().authenticators("api.wandb.ai"):
+            return "online"
+    except (FileNotFoundError, netrc.NetrcParseError):
+        pass
+    return "offline"
+
+
+def make_loggers(cfg: Config, run_dir: Path) -> list:
+    loggers = []
+    if cfg.logging.csv:
+        loggers.append(L.pytorch.loggers.CSVLogger(save_dir=run_dir, name="csv", version=""))
+    mode = wandb_mode(cfg.logging.wandb)
+    if mode is not None:
+        from lightning.pytorch.loggers import WandbLogger
+        os.environ.setdefault("WANDB_SILENT", "true")
+        loggers.append(WandbLogger(project=cfg.logging.project, save_dir=str(run_dir), mode=mode,
+                                   name=run_dir.name, config=cfg.to_dict()))
+    return loggers
+
+
+@dataclass
+class FitResult:
+    head: LSTMHead
+    best_val_acc: float | None
+    epochs_run: int
+    seconds: float
+    clips_per_second: float
+    checkpoint: str | None
+
+
+def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_items: list[VideoItem],
+             cache: FeatureCache, run_dir: Path) -> FitResult:
+    """Train the head on cached features; return it with its best validation weights."""
+    import time
+    L.seed_everything(cfg.train.seed, workers=True, verbose=False)
+    s, t = cfg.sampling, cfg.train
+    train_loader = DataLoader(TrainClips(train_items, cache, s.clip_steps, s.train_mode, s.stride),
+                              batch_size=t.batch_size, shuffle=True, num_workers=t.num_workers,
+                              drop_last=len(train_items) > t.batch_size)
+    val_loader = None
+    if val_items:
+        val_loader = DataLoader(EvalClips(val_items, cache, s.clip_steps, s.train_mode, 1, s.stride),
+                                batch_size=t.batch_size, num_workers=t.num_workers)
+    else:
+        warnings.warn("no validation videos: early stopping is off and the last epoch's weights are kept")
+    module = HeadModule(head_kwargs, t.optimizer, t.lr, t.weight_decay, t.scheduler, t.epochs)
+    callbacks = []
+    checkpoint = None
+    if val_loader is not None:
+        checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best-{epoch:03d}",
+                                     monitor="val/acc", mode="max", save_top_k=1, save_last=True)
+        callbacks += [checkpoint, EarlyStopping(monitor="val/acc", mode="max",
+                                                patience=t.early_stop_patience)]
+    trainer = L.Trainer(max_epochs=t.epochs, accelerator=t.accelerator, devices=t.devices,
+                        gradient_clip_val=t.grad_clip, callbacks=callbacks, logger=make_loggers(cfg, run_dir),
+                        enable_progress_bar=cfg.logging.progress_bar, enable_model_summary=False,
+                        default_root_dir=run_dir, log_every_n_steps=1, deterministic=False)
+    start = time.perf_counter()
+    trainer.fit(module, train_loader, val_loader)
+    seconds = time.perf_counter() - start
+    best = None
+    if checkpoint is not None and checkpoint.best_model_path:
+        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
+        module.head.load_state_dict({k.removeprefix("head."): v for k, v in state.items()})
+        best = float(checkpoint.best_model_score)
+    finish_loggers(trainer)
+    clips = len(train_items) * trainer.current_epoch
+    return FitResult(module.head.cpu().eval(), best, trainer.current_epoch, seconds,
+                     clips / seconds if seconds else 0.0,
+                     checkpoint.best_model_path if checkpoint is not None else None)
+
+
+def finish_loggers(trainer: L.Trainer) -> None:
+    for logger in trainer.loggers:
+        if type(logger).__name__ == "WandbLogger":
+            import wandb
+            wandb.finish(quiet=True)
+
+
+def clip_means(items: list[VideoItem], cache: FeatureCache, clip_steps: int, mode: str,
+               num_clips: int, stride: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Time-averaged features of each evaluation clip: `(M, S, D)`, labels `(M,)`, video `(M,)`."""
+    means, labels, videos = [], [], []
+    for v, item in enumerate(items):
+        feats = cache.load(item.path)
+        for idx in eval_clips(len(feats), clip_steps, mode, num_clips, stride):
+            means.append(np.asarray(feats[idx], dtype=np.float32).mean(0))
+            labels.append(item.label)
+            videos.append(v)
+    return torch.from_numpy(np.stack(means)), torch.tensor(labels), torch.tensor(videos)
+
+
+def fit_baseline(features: torch.Tensor, labels: torch.Tensor, num_classes: int, epochs: int = 200,
+                 seed: int = 0) -> MeanPoolBaseline:
+    """Full-batch logistic regression on time-averaged features `(M, S, D)`."""
+    torch.manual_seed(seed)
+    model = MeanPoolBaseline(features.shape[2], num_classes, features.shape[1])
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2, weight_decay=1e-4)
+    x = features.unsqueeze(1)   # (M, 1, S, D): a one-step "clip" whose mean is itself
+    for _ in range(epochs):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), labels)
+        loss.backward()
+        opt.step()
+    return model.eval()

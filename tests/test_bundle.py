@@ -1,0 +1,78 @@
+import json
+import pickle
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from actionrec.bundle import load_bundle, save_bundle
+from actionrec.errors import BundleError
+from actionrec.model import LSTMHead, MeanPoolBaseline
+
+
+def make_meta(num_classes=3, in_dim=1280, name="mobilenet_v2"):
+    head = {"in_dim": in_dim, "num_classes": num_classes, "num_cells": 1, "hidden_size": 8,
+            "num_layers": 1, "dropout": 0.0, "input_dropout": 0.0, "output_dropout": 0.0, "cell_dim": 4}
+    return {"backbone": {"name": name, "weights": "x", "pooling": "global", "grid": None, "out_dim": in_dim},
+            "preprocess": {"resize_size": 128, "crop_size": 112, "mode": "squash",
+                           "mean": [0.5] * 3, "std": [0.25] * 3},
+            "sampling": {"fps": 8.0, "clip_steps": 4, "train_mode": "segments", "stride": 1, "eval_clips": 1},
+            "head": head, "class_names": [f"c{i}" for i in range(num_classes)], "data": {}, "training": {}}
+
+
+def test_round_trip_gives_the_same_predictions(tmp_path):
+    torch.manual_seed(0)
+    meta = make_meta()
+    head = LSTMHead(**meta["head"]).eval()
+    base = MeanPoolBaseline(1280, 3)
+    path = save_bundle(tmp_path / "b.safetensors", head, base, meta)
+    bundle = load_bundle(path)
+    x = torch.randn(2, 4, 1, 1280)
+    torch.testing.assert_close(bundle.head(x), head(x))
+    torch.testing.assert_close(bundle.baseline(x), base(x))
+    assert bundle.class_names == ["c0", "c1", "c2"]
+    assert bundle.preprocess.crop_size == 112 and bundle.sampling["clip_steps"] == 4
+    assert not list(tmp_path.glob(".*tmp"))          # no temporary file left behind
+
+
+def test_bundle_for_another_backbone_is_refused_by_name(tmp_path):
+    meta = make_meta(in_dim=512)                      # a resnet18-sized head ...
+    head = LSTMHead(**meta["head"])
+    path = save_bundle(tmp_path / "b.safetensors", head, None, meta)
+    meta_json = json.loads(json.dumps(meta))
+    meta_json["backbone"]["name"] = "mobilenet_v2"    # ... claiming to be mobilenet_v2 (1280-d)
+    save_bundle(path, head, None, meta_json)
+    with pytest.raises(BundleError, match=r"b\.safetensors.*512.*1280"):
+        load_bundle(path)
+
+
+def test_class_count_mismatch_is_refused(tmp_path):
+    meta = make_meta(num_classes=3)
+    head = LSTMHead(**meta["head"])
+    meta["class_names"] = ["a", "b"]
+    path = save_bundle(tmp_path / "b.safetensors", head, None, meta)
+    with pytest.raises(BundleError, match="3 outputs for 2 class names"):
+        load_bundle(path)
+
+
+def test_pickle_file_is_not_executed_and_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (open, (str(marker), "w"))
+
+    evil = tmp_path / "evil.safetensors"
+    evil.write_bytes(pickle.dumps(Payload()))
+    with pytest.raises(BundleError, match="evil.safetensors"):
+        load_bundle(evil)
+    assert not marker.exists()
+
+
+def test_plain_safetensors_without_metadata_is_not_a_bundle(tmp_path):
+    path = tmp_path / "plain.safetensors"
+    save_file({"w": torch.zeros(2)}, str(path))
+    with pytest.raises(BundleError, match="not a bundle"):
+        load_bundle(path)
+    with pytest.raises(BundleError, match="no such bundle"):
+        load_bundle(tmp_path / "missing.safetensors")

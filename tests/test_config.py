@@ -1,0 +1,37 @@
+import pytest
+import yaml
+
+from actionrec.config import CONFIG_DIR, Config, load_config
+from actionrec.errors import ConfigError
+
+
+def test_default_yaml_matches_the_code_defaults():
+    assert yaml.safe_load((CONFIG_DIR / "default.yaml").read_text()) == Config().to_dict()
+
+
+@pytest.mark.parametrize("preset", ["default", "demo", "ucf101"])
+def test_presets_load(preset):
+    cfg = load_config(preset)
+    assert cfg.train.grad_clip > 0
+
+
+def test_overrides_apply_with_yaml_types():
+    cfg = load_config("default", ["train.lr=3e-4", "head.num_layers=3", "backbone.pooling=grid"])
+    assert cfg.train.lr == pytest.approx(3e-4) and cfg.head.num_layers == 3
+    assert cfg.backbone.pooling == "grid"
+
+
+def test_unknown_key_fails_loudly_listing_allowed(tmp_path):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("train:\n  learning_rate: 0.1\n")
+    with pytest.raises(ConfigError, match=r"train.learning_rate.*allowed:.*\blr\b"):
+        load_config(bad)
+
+
+def test_bad_choice_and_bad_number_name_the_value():
+    with pytest.raises(ConfigError, match="sgd"):
+        load_config(None, ["train.optimizer=sgd"])
+    with pytest.raises(ConfigError, match="sampling.clip_steps"):
+        load_config(None, ["sampling.clip_steps=0"])
+    with pytest.raises(ConfigError, match="nonexistent"):
+        load_config("nonexistent")

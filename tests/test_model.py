@@ -1,0 +1,33 @@
+import torch
+
+from actionrec.model import LSTMHead, MeanPoolBaseline
+
+
+def test_head_predicts_at_every_step_and_streams_with_the_same_weights():
+    torch.manual_seed(0)
+    head = LSTMHead(in_dim=32, num_classes=5, num_cells=1, hidden_size=16).eval()
+    x = torch.randn(2, 7, 1, 32)
+    full = head(x)
+    assert full.shape == (2, 7, 5)
+    state, steps = None, []
+    for t in range(7):
+        logits, state = head(x[:, t:t + 1], state, return_state=True)
+        steps.append(logits)
+    torch.testing.assert_close(torch.cat(steps, 1), full)
+
+
+def test_head_depends_on_frame_order_but_baseline_does_not():
+    torch.manual_seed(0)
+    x = torch.randn(3, 6, 4, 16)
+    head = LSTMHead(16, 4, num_cells=4, hidden_size=8, cell_dim=4).eval()
+    base = MeanPoolBaseline(16, 4, num_cells=4)
+    rev = x.flip(1)
+    assert not torch.allclose(head(x)[:, -1], head(rev)[:, -1])
+    torch.testing.assert_close(base(x), base(rev))
+
+
+def test_forget_gate_bias_starts_at_one():
+    head = LSTMHead(8, 3, hidden_size=4, num_layers=2)
+    for layer in range(2):
+        b_ih = getattr(head.lstm, f"bias_ih_l{layer}")
+        assert torch.all(b_ih[4:8] == 1) and torch.all(b_ih[:4] == 0)
