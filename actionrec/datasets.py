@@ -1,0 +1,504 @@
+"""Dataset layouts and splits -> lists of `VideoItem`s. No video is decoded here.
+
+`load_dataset(root)` recognises these layouts, tried in this order:
+
+1. `root` is a file: one list file of `path label` lines, split by group
+   (layout "list").
+2. `root/train.txt` or `root/test.txt` exists: list files `train.txt`, `test.txt`,
+   optional `val.txt` and `classes.txt` (layout "list").
+3. `root/train/` exists: split folders `train/<Class>/`, plus `test/<Class>/` and/or
+   `val/<Class>/` (layout "folders").
+4. `root/ucfTrainTestlist/` or `root/../ucfTrainTestlist/` exists: UCF101 as
+   distributed, `root/<Class>/v_<Class>_gNN_cMM.avi` with the official folds
+   (layout "ucf101").
+5. Otherwise one folder per class, `root/<Class>/**/<video>`, split by group
+   (layout "folders").
+
+Whenever no split file or folder says which videos are validation (or test)
+videos, they are held out *by group* (`group_of`): clips cut from one recording
+(UCF's `gNN`, a session subfolder, a `_sNN_` name) never straddle two splits.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import re
+import warnings
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Sequence
+
+from .errors import ConfigError, DatasetError
+
+VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
+UCF_SPLIT_DIR = "ucfTrainTestlist"
+LAYOUTS = ("ucf101", "folders", "list")
+
+_UCF_NAME = re.compile(r"v_(.+)_g(\d+)_c(\d+)")
+_SESSION_NAME = re.compile(r".+_(s\d+)_[^_]+")
+_PATH_AND_LABEL = re.compile(r"(.*\S)\s+(\S+)")
+_SHOW = 5  # how many offending entries an error message lists
+
+
+@dataclass(frozen=True)
+class VideoItem:
+    """One labelled video. `path` is absolute and resolved; `label` indexes `class_names`."""
+
+    path: Path
+    label: int
+    group: str
+
+
+@dataclass
+class DatasetSplit:
+    """Class names and the train/val/test items of one dataset and split."""
+
+    class_names: list[str]
+    train: list[VideoItem]
+    val: list[VideoItem]
+    test: list[VideoItem]
+    layout: str
+    source: str
+
+    def describe(self) -> str:
+        """One line for logs: layout, source and the size of each split."""
+        return (f"{self.layout} ({self.source}): {len(self.class_names)} classes, "
+                f"train {len(self.train)} / val {len(self.val)} / test {len(self.test)} videos")
+
+
+def load_dataset(root: str | Path, fold: int = 1, val_fraction: float = 0.15,
+                 test_fraction: float = 0.25, seed: int = 0,
+                 allow_outside_root: bool = False) -> DatasetSplit:
+    """Find the layout of `root` (see the module docstring) and return its split.
+
+    `fold` picks the UCF101 split (1..3). `val_fraction` and `test_fraction` are
+    fractions of each class's groups, used only where the layout has no such split.
+    List files may name videos outside `root` only with `allow_outside_root`.
+    Raises `DatasetError` naming the file (and line) at fault.
+    """
+    check_fractions(val_fraction, test_fraction)
+    root = Path(os.path.abspath(Path(root).expanduser()))
+    if not root.exists():
+        raise DatasetError(f"{root}: dataset root does not exist")
+    if root.is_file():
+        split = _load_single_list(root, val_fraction, test_fraction, seed, allow_outside_root)
+    elif (root / "train.txt").exists() or (root / "test.txt").exists():
+        split = _load_list_dir(root, val_fraction, seed, allow_outside_root)
+    elif (root / "train").is_dir():
+        split = _load_split_folders(root, val_fraction, seed)
+    elif (split_dir := _find_ucf_split_dir(root)) is not None:
+        split = _load_ucf101(root, split_dir, fold, val_fraction, seed, allow_outside_root)
+    else:
+        split = _load_class_folders(root, val_fraction, test_fraction, seed)
+    _check_disjoint(split)
+    return split
+
+
+def check_fractions(val_fraction: float, test_fraction: float) -> None:
+    """Raise `ConfigError` unless both fractions are in [0, 1) and leave some training data."""
+    for name, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
+        if not 0.0 <= value < 1.0:
+            raise ConfigError(f"{name} must be in [0, 1), got {value}")
+    if val_fraction + test_fraction >= 1.0:
+        raise ConfigError(f"val_fraction + test_fraction must be below 1, got "
+                          f"{val_fraction} + {test_fraction}")
+
+
+# ---------------------------------------------------------------- groups and splits
+
+def group_of(path: Path, class_dir: Path | None) -> str:
+    """The recording a video was cut from, for group-aware splitting.
+
+    In order: UCF's `v_<Class>_gNN_cMM` -> "gNN"; a video in a subfolder of its class
+    folder (`Class/session3/x.avi`) -> "session3"; a `<name>_s<NN>_<take>` name
+    (`wave_s02_t003.avi`) -> "s02"; otherwise the file stem (its own group).
+    Groups are per class: the split keys on `(label, group)`.
+    """
+    path = Path(path)
+    ucf = _UCF_NAME.fullmatch(path.stem)
+    if ucf:
+        return f"g{ucf.group(2)}"
+    if class_dir is not None:
+        try:
+            parts = path.relative_to(class_dir).parts
+        except ValueError:
+            parts = ()
+        if len(parts) > 1:
+            return parts[0]
+    session = _SESSION_NAME.fullmatch(path.stem)
+    if session:
+        return session.group(1)
+    return path.stem
+
+
+def group_split(items: Sequence[VideoItem], val_fraction: float, test_fraction: float,
+                seed: int, class_names: Sequence[str] | None = None,
+                ) -> tuple[list[VideoItem], list[VideoItem], list[VideoItem]]:
+    """Split items into (train, val, test) by group, stratified by class.
+
+    Per class, its sorted groups are shuffled with a `random.Random(f"{seed}:{label}")`,
+    then `round(test_fraction * n)` groups go to test and `round(val_fraction * n)` to
+    val (see `_test_group_count`, `_val_group_count` for the minimums). A class with a
+    single group goes wholly to train, with a warning naming it. Item order is kept.
+    """
+    check_fractions(val_fraction, test_fraction)
+    assignment, single = {}, []
+    for label, groups in _groups_by_class(items).items():
+        n_test = _test_group_count(len(groups), test_fraction)
+        n_val = _val_group_count(len(groups), len(groups) - n_test, val_fraction)
+        assignment.update(_assign(label, groups, n_test, n_val, seed))
+        if len(groups) == 1:
+            single.append(class_names[label] if class_names else f"label {label}")
+    if single:
+        warnings.warn(f"{len(single)} class(es) have a single group and go wholly to train "
+                      f"(no test or val videos): {', '.join(single)}", stacklevel=2)
+    return _partition(items, assignment)
+
+
+def split_train_val(items: Sequence[VideoItem], val_fraction: float, seed: int,
+                    class_names: Sequence[str] | None = None,
+                    ) -> tuple[list[VideoItem], list[VideoItem]]:
+    """Hold out `round(val_fraction * n)` groups of each class as val; same rules as `group_split`."""
+    check_fractions(val_fraction, 0.0)
+    assignment = {}
+    for label, groups in _groups_by_class(items).items():
+        n_val = _val_group_count(len(groups), len(groups), val_fraction)
+        assignment.update(_assign(label, groups, 0, n_val, seed))
+    train, val, _ = _partition(items, assignment)
+    return train, val
+
+
+def _test_group_count(n_groups: int, fraction: float) -> int:
+    """Test groups of a class: at least 1 once it has 2 groups; train always keeps 1."""
+    if fraction == 0 or n_groups < 2:
+        return 0
+    return min(max(1, int(fraction * n_groups + 0.5)), n_groups - 1)
+
+
+def _val_group_count(n_groups: int, remaining: int, fraction: float) -> int:
+    """Val groups of a class: at least 1 once 3 groups remain after test; train keeps 1."""
+    if fraction == 0 or remaining < 2:
+        return 0
+    wanted = int(fraction * n_groups + 0.5)
+    if remaining >= 3:
+        wanted = max(1, wanted)
+    return min(wanted, remaining - 1)
+
+
+def _groups_by_class(items: Sequence[VideoItem]) -> dict[int, list[str]]:
+    groups = defaultdict(set)
+    for item in items:
+        groups[item.label].add(item.group)
+    return {label: sorted(groups[label]) for label in sorted(groups)}
+
+
+def _assign(label: int, groups: list[str], n_test: int, n_val: int, seed: int) -> dict:
+    shuffled = list(groups)
+    random.Random(f"{seed}:{label}").shuffle(shuffled)
+    out = {}
+    for i, group in enumerate(shuffled):
+        out[(label, group)] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
+    return out
+
+
+def _partition(items: Sequence[VideoItem], assignment: dict):
+    parts = {"train": [], "val": [], "test": []}
+    for item in items:
+        parts[assignment[(item.label, item.group)]].append(item)
+    return parts["train"], parts["val"], parts["test"]
+
+
+def _check_disjoint(split: DatasetSplit) -> None:
+    names = ("train", "val", "test")
+    paths = {name: {item.path for item in getattr(split, name)} for name in names}
+    for i, a in enumerate(names):
+        for b in names[i + 1:]:
+            shared = sorted(paths[a] & paths[b])
+            if shared:
+                raise DatasetError(f"{len(shared)} video(s) are in both {a} and {b} ({split.source}), "
+                                   f"e.g. {', '.join(str(p) for p in shared[:_SHOW])}")
+
+
+# ---------------------------------------------------------------- folders
+
+def _walk_videos(folder: Path) -> list[Path]:
+    """Every video under `folder`, recursively and sorted. Hidden files and folders are
+    skipped (half-written temporaries); a symlinked folder is entered once, never in a loop."""
+    found, seen, broken = [], set(), []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=True):
+        real = os.path.realpath(dirpath)
+        if real in seen:
+            dirnames[:] = []
+            continue
+        seen.add(real)
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        for name in filenames:
+            if name.startswith(".") or not name.lower().endswith(VIDEO_EXTENSIONS):
+                continue
+            path = Path(dirpath) / name
+            (found if path.is_file() else broken).append(path)
+    if broken:
+        warnings.warn(f"{folder}: skipped {len(broken)} broken link(s), e.g. {broken[0]}", stacklevel=3)
+    return sorted(found)
+
+
+def _class_dirs(parent: Path) -> list[Path]:
+    return sorted(p for p in parent.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def _items_from_class_folders(parent: Path, class_index: dict[str, int],
+                              classes_from: Path) -> list[VideoItem]:
+    """Items of every `parent/<Class>/**/<video>`; each class must be in `class_index`."""
+    items = []
+    for class_dir in _class_dirs(parent):
+        label = class_index.get(class_dir.name)
+        if label is None:
+            raise DatasetError(f"{class_dir}: class {class_dir.name!r} has no folder in "
+                               f"{classes_from} (known: {_preview(class_index)})")
+        videos = _walk_videos(class_dir)
+        if not videos:
+            raise DatasetError(f"{class_dir}: class {class_dir.name!r} has no videos "
+                               f"(looked for {', '.join(VIDEO_EXTENSIONS)})")
+        items += [VideoItem(v.resolve(), label, group_of(v, class_dir)) for v in videos]
+    return items
+
+
+def _load_class_folders(root: Path, val_fraction: float, test_fraction: float,
+                        seed: int) -> DatasetSplit:
+    class_dirs = _class_dirs(root)
+    if not class_dirs:
+        raise DatasetError(f"{root}: no dataset found: expected class folders <Class>/<video>, "
+                           f"train/ and test/ folders, train.txt and test.txt, or {UCF_SPLIT_DIR}/")
+    names = [d.name for d in class_dirs]
+    items = _items_from_class_folders(root, {n: i for i, n in enumerate(names)}, root)
+    train, val, test = group_split(items, val_fraction, test_fraction, seed, names)
+    return DatasetSplit(names, train, val, test, "folders", f"group split seed {seed}")
+
+
+def _load_split_folders(root: Path, val_fraction: float, seed: int) -> DatasetSplit:
+    train_dir, val_dir, test_dir = root / "train", root / "val", root / "test"
+    if not test_dir.is_dir() and not val_dir.is_dir():
+        raise DatasetError(f"{root}: has train/ but neither test/ nor val/")
+    names = [d.name for d in _class_dirs(train_dir)]
+    if not names:
+        raise DatasetError(f"{train_dir}: no class folders")
+    index = {n: i for i, n in enumerate(names)}
+    train = _items_from_class_folders(train_dir, index, train_dir)
+    if test_dir.is_dir() and val_dir.is_dir():
+        val = _items_from_class_folders(val_dir, index, train_dir)
+        test = _items_from_class_folders(test_dir, index, train_dir)
+        return DatasetSplit(names, train, val, test, "folders", "train/val/test folders")
+    held_out = test_dir if test_dir.is_dir() else val_dir
+    test = _items_from_class_folders(held_out, index, train_dir)
+    train, val = split_train_val(train, val_fraction, seed, names)
+    return DatasetSplit(names, train, val, test, "folders",
+                        f"train/{held_out.name} folders ({held_out.name}/ is the test set); "
+                        f"val by group split seed {seed}")
+
+
+# ---------------------------------------------------------------- list files
+
+def _content_lines(path: Path) -> list[tuple[int, str]]:
+    """(line number, stripped text) of each non-blank, non-`#` line of a text file."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as e:
+        raise DatasetError(f"{path}: cannot read: {e}") from e
+    lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), start=1)]
+    return [(n, t) for n, t in lines if t and not t.startswith("#")]
+
+
+def _parse_list_file(path: Path) -> list[tuple[int, str, str]]:
+    """(line number, path text, label) per `path label` line; split on the last whitespace."""
+    entries = []
+    for lineno, text in _content_lines(path):
+        match = _PATH_AND_LABEL.fullmatch(text)
+        if match is None:
+            raise DatasetError(f"{path}:{lineno}: expected '<path> <class name>', got {text!r}")
+        entries.append((lineno, match.group(1), match.group(2)))
+    if not entries:
+        raise DatasetError(f"{path}: list file has no entries")
+    return entries
+
+
+def _read_class_names(path: Path) -> list[str]:
+    names = []
+    for lineno, name in _content_lines(path):
+        if name in names:
+            raise DatasetError(f"{path}:{lineno}: class {name!r} listed twice")
+        names.append(name)
+    if not names:
+        raise DatasetError(f"{path}: no class names")
+    return names
+
+
+def _items_from_list(list_file: Path, entries: list[tuple[int, str, str]],
+                     class_index: dict[str, int], root: Path,
+                     allow_outside_root: bool) -> list[VideoItem]:
+    items, missing = [], []
+    for lineno, path_text, label_text in entries:
+        where = f"{list_file}:{lineno}"
+        label = class_index.get(label_text)
+        if label is None:
+            raise DatasetError(f"{where}: unknown class {label_text!r} (known: {_preview(class_index)})")
+        path = _resolve_listed(path_text, list_file.parent, root, allow_outside_root, where)
+        if not path.is_file():
+            missing.append(f"{where}: {path_text}")
+            continue
+        items.append(VideoItem(path, label, group_of(Path(path_text), None)))
+    _raise_missing(list_file, missing)
+    return items
+
+
+def _resolve_listed(text: str, base: Path, root: Path, allow_outside_root: bool,
+                    where: str) -> Path:
+    """Absolute, resolved path of a listed video; refuse one outside `root` unless allowed."""
+    lexical = Path(os.path.normpath(os.path.join(base, text)))
+    resolved = lexical.resolve()
+    inside = lexical.is_relative_to(root) or resolved.is_relative_to(root.resolve())
+    if not inside and not allow_outside_root:
+        raise DatasetError(f"{where}: path {text!r} is outside the dataset root {root} "
+                           f"(pass allow_outside_root=True to allow it)")
+    return resolved
+
+
+def _raise_missing(list_file: Path, missing: list[str]) -> None:
+    if not missing:
+        return
+    more = f"\n  ... and {len(missing) - _SHOW} more" if len(missing) > _SHOW else ""
+    raise DatasetError(f"{list_file}: {len(missing)} listed video(s) missing on disk:\n  "
+                       + "\n  ".join(missing[:_SHOW]) + more)
+
+
+def _load_list_dir(root: Path, val_fraction: float, seed: int,
+                   allow_outside_root: bool) -> DatasetSplit:
+    train_file, val_file, test_file = root / "train.txt", root / "val.txt", root / "test.txt"
+    for required in (train_file, test_file):
+        if not required.is_file():
+            raise DatasetError(f"{required}: missing; a list-file dataset needs train.txt and "
+                               f"test.txt (val.txt and classes.txt are optional)")
+    train_entries = _parse_list_file(train_file)
+    classes_file = root / "classes.txt"
+    if classes_file.is_file():
+        names = _read_class_names(classes_file)
+    else:
+        names = sorted({label for _, _, label in train_entries})
+    index = {n: i for i, n in enumerate(names)}
+
+    def read(path, entries=None):
+        return _items_from_list(path, entries or _parse_list_file(path), index, root,
+                                allow_outside_root)
+
+    train, test = read(train_file, train_entries), read(test_file)
+    if val_file.is_file():
+        return DatasetSplit(names, train, read(val_file), test, "list",
+                            "list files train.txt/val.txt/test.txt")
+    train, val = split_train_val(train, val_fraction, seed, names)
+    return DatasetSplit(names, train, val, test, "list",
+                        f"list files train.txt/test.txt; val by group split seed {seed}")
+
+
+def _load_single_list(list_file: Path, val_fraction: float, test_fraction: float,
+                      seed: int, allow_outside_root: bool) -> DatasetSplit:
+    entries = _parse_list_file(list_file)
+    names = sorted({label for _, _, label in entries})
+    index = {n: i for i, n in enumerate(names)}
+    items = _items_from_list(list_file, entries, index, list_file.parent, allow_outside_root)
+    train, val, test = group_split(items, val_fraction, test_fraction, seed, names)
+    return DatasetSplit(names, train, val, test, "list",
+                        f"list file {list_file.name}; group split seed {seed}")
+
+
+# ---------------------------------------------------------------- UCF101
+
+def _find_ucf_split_dir(root: Path) -> Path | None:
+    for candidate in (root / UCF_SPLIT_DIR, root.parent / UCF_SPLIT_DIR):
+        if candidate.is_dir():
+            return candidate
+    return None
+
+
+def _read_class_ind(path: Path) -> list[str]:
+    """Class names in `classInd.txt` order; lines are `<1-based index> <ClassName>`."""
+    if not path.is_file():
+        raise DatasetError(f"{path}: missing; UCF101 split folders need classInd.txt")
+    names = []
+    for lineno, text in _content_lines(path):
+        parts = text.split(maxsplit=1)
+        if len(parts) != 2 or not parts[0].isdigit():
+            raise DatasetError(f"{path}:{lineno}: expected '<index> <ClassName>', got {text!r}")
+        if int(parts[0]) != len(names) + 1:
+            raise DatasetError(f"{path}:{lineno}: class index {parts[0]} out of order "
+                               f"(expected {len(names) + 1})")
+        if parts[1] in names:
+            raise DatasetError(f"{path}:{lineno}: class {parts[1]!r} listed twice")
+        names.append(parts[1])
+    if not names:
+        raise DatasetError(f"{path}: no classes")
+    return names
+
+
+def _ucf_fold_files(split_dir: Path, fold: int) -> tuple[Path, Path]:
+    if isinstance(fold, bool) or not isinstance(fold, int):
+        raise DatasetError(f"{split_dir}: fold must be an integer such as 1, got {fold!r}")
+    train, test = split_dir / f"trainlist{fold:02d}.txt", split_dir / f"testlist{fold:02d}.txt"
+    if train.is_file() and test.is_file():
+        return train, test
+    folds = sorted(int(m.group(1)) for p in split_dir.glob("trainlist*.txt")
+                   if (m := re.fullmatch(r"trainlist(\d+)\.txt", p.name))
+                   and (split_dir / f"testlist{m.group(1)}.txt").is_file())
+    raise DatasetError(f"{split_dir}: fold {fold} not found (need {train.name} and {test.name}); "
+                       f"folds present: {', '.join(map(str, folds)) or 'none'}")
+
+
+def _ucf_entry(text: str, where: str) -> tuple[str, int | None]:
+    """`Class/v_Class_gNN_cMM.avi [label]` -> (path text, 1-based label or None)."""
+    match = re.fullmatch(r"(.*\S)\s+(\d+)", text)
+    path_text, number = (match.group(1), int(match.group(2))) if match else (text, None)
+    if len(PurePosixPath(path_text).parts) < 2:
+        raise DatasetError(f"{where}: expected '<Class>/<video> [label]', got {text!r}")
+    return path_text, number
+
+
+def _ucf_items(list_file: Path, class_index: dict[str, int], root: Path,
+               allow_outside_root: bool) -> list[VideoItem]:
+    items, missing = [], []
+    for lineno, text in _content_lines(list_file):
+        where = f"{list_file}:{lineno}"
+        path_text, number = _ucf_entry(text, where)
+        class_name = PurePosixPath(path_text).parts[0]
+        label = class_index.get(class_name)
+        if label is None:
+            raise DatasetError(f"{where}: class {class_name!r} is not in classInd.txt "
+                               f"(known: {_preview(class_index)})")
+        if number is not None and number != label + 1:
+            raise DatasetError(f"{where}: label {number} does not match class folder "
+                               f"{class_name!r} (index {label + 1} in classInd.txt)")
+        path = _resolve_listed(path_text, root, root, allow_outside_root, where)
+        if not path.is_file():
+            missing.append(f"{where}: {root / path_text}")
+            continue
+        items.append(VideoItem(path, label, group_of(root / path_text, root / class_name)))
+    _raise_missing(list_file, missing)
+    if not items:
+        raise DatasetError(f"{list_file}: list file has no entries")
+    return items
+
+
+def _load_ucf101(root: Path, split_dir: Path, fold: int, val_fraction: float, seed: int,
+                 allow_outside_root: bool) -> DatasetSplit:
+    names = _read_class_ind(split_dir / "classInd.txt")
+    train_file, test_file = _ucf_fold_files(split_dir, fold)
+    index = {n: i for i, n in enumerate(names)}
+    train = _ucf_items(train_file, index, root, allow_outside_root)
+    test = _ucf_items(test_file, index, root, allow_outside_root)
+    train, val = split_train_val(train, val_fraction, seed, names)
+    return DatasetSplit(names, train, val, test, "ucf101",
+                        f"{UCF_SPLIT_DIR} fold {fold}; val by group split seed {seed}")
+
+
+def _preview(names, limit: int = 10) -> str:
+    names = list(names)
+    return ", ".join(names[:limit]) + ("..." if len(names) > limit else "")
