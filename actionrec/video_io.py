@@ -1,0 +1,344 @@
+"""Frame sources for video files: one decoder backend per class, same frames out.
+
+Every reader returns frames as `(N, H, W, 3) uint8 RGB`, C-contiguous, in the order
+the indices were asked (indices may repeat and be unsorted). Every failure to open or
+decode a file is a `VideoReadError` naming the file; an empty result is never silent.
+
+Backends
+--------
+- `DecordReader` (`backend="decord"`): random access through decord's frame index.
+  decord is imported lazily; `backend="auto"` falls back to OpenCV when it is missing.
+- `OpenCVReader` (`backend="opencv"`): `cv2.VideoCapture` with the FFMPEG backend,
+  read forward only (`grab()` for skipped frames, `retrieve()` for wanted ones).
+  OpenCV's `CAP_PROP_POS_FRAMES` seeking is never used except to rewind to frame 0:
+  on MPEG-1 it lands about two frames early.
+
+Decord / OpenCV parity (measured with decord 0.6.0, opencv-python 5.0, 2 frame sizes,
+random colour content, files written by `actionrec.synthetic.write_video`)
+-------------------------------------------------------------------------------------
+Both backends return bit-identical frames (max abs diff 0) for MJPG, mp4v (.mp4/.avi/
+.mkv/.mov/.m4v/.3gp/.ts), XVID, DIVX, FMP4, MP42, FLV1, WMV2, IYUV, FFV1, HFYU. FFV1
+and HFYU are also lossless with respect to the source frames. The tests check MJPG
+exactly and mp4v against a small bound (<= 3; measured 0).
+
+Known backend quirks (each is turned into an error rather than wrong frames)
+---------------------------------------------------------------------------
+- MPEG-1 (fourcc PIM1, .avi or .mpg): decord has no frame timestamps and silently
+  returns frames counted from 0 for any random access. `DecordReader` refuses such
+  files at open ("cannot seek"), so `auto` reads them with OpenCV. OpenCV's frame
+  count for .mpg is an estimate (26 reported for 30 frames): frames past it are
+  not reachable.
+- Truncated files: OpenCV reports the container's count (40 for an MJPG .avi cut in
+  half that decodes 9 frames); the shortfall is raised at `get_frames` as
+  "truncated: frame i of n could not be decoded". decord's `len()` can also exceed
+  the decodable frames (10 vs 9), and its read-ahead decoder thread may fail a
+  request for a *good* frame near the cut, nondeterministically. After a decord
+  decode error its handle returns wrong frames, so `DecordReader` reopens it.
+- Raw streams without a container index (e.g. .mjpeg): decord cannot open them;
+  OpenCV reports a garbage negative count (so frames are counted at open), FFmpeg's
+  default 25 fps whatever the writer used (not detectable, so `fps_guessed` stays
+  False), and `set(POS_FRAMES, 0)` returns True without moving, so `OpenCVReader`
+  rewinds such files by reopening them.
+- Odd frame sizes: `cv2.VideoWriter` rounds them down to even (37x53 -> 36x52).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from .errors import VideoReadError
+
+DEFAULT_FPS = 25.0
+"""Frame rate assumed when the container reports none (0 or NaN)."""
+
+_OPENCV_TO_RGB = {1: cv2.COLOR_GRAY2RGB, 3: cv2.COLOR_BGR2RGB, 4: cv2.COLOR_BGRA2RGB}
+"""cvtColor code for OpenCV frames by channel count (OpenCV orders colour as BGR)."""
+
+
+def check_video_file(path: str | Path) -> None:
+    """Raise `VideoReadError` unless `path` is an existing, non-empty regular file."""
+    if not os.path.exists(path):
+        raise VideoReadError(path, "no such file")
+    if os.path.isdir(path):
+        raise VideoReadError(path, "is a directory, not a video file")
+    if not os.path.isfile(path):
+        raise VideoReadError(path, "not a regular file")
+    if os.path.getsize(path) == 0:
+        raise VideoReadError(path, "empty file (0 bytes)")
+
+
+class VideoReader:
+    """A video file opened for frame access; subclasses implement one backend.
+
+    Attributes: `path`, `backend`, `num_frames` (> 0), `fps` (> 0), `fps_guessed`
+    (True when the container reported no frame rate and `DEFAULT_FPS` is used),
+    `width`, `height`. Use as a context manager or call `close()`.
+    """
+
+    backend: str = ""
+
+    def __init__(self, path: str | Path):
+        self.path = os.fspath(path)
+        check_video_file(self.path)
+        self.num_frames, self.width, self.height = 0, 0, 0
+        self.fps, self.fps_guessed = DEFAULT_FPS, False
+        try:
+            self._open()
+        except BaseException:
+            self.close()
+            raise
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds: `num_frames / fps`."""
+        return self.num_frames / self.fps
+
+    def get_frames(self, indices: Sequence[int]) -> np.ndarray:
+        """Decode frames `indices` -> `(N, H, W, 3) uint8 RGB`, C-contiguous, in the order asked.
+
+        Raises `IndexError` for an index outside `[0, num_frames)` and `VideoReadError`
+        when a frame cannot be decoded (e.g. the file is truncated).
+        """
+        wanted = _as_indices(indices, self.num_frames, self.path)
+        if wanted.size == 0:
+            return np.empty((0, self.height, self.width, 3), np.uint8)
+        unique, order = np.unique(wanted, return_inverse=True)
+        frames = self._decode_sorted(unique)
+        return np.ascontiguousarray(frames[order.reshape(-1)])
+
+    def close(self) -> None:
+        """Release the decoder. Safe to call twice."""
+
+    def __enter__(self) -> "VideoReader":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return (f"{type(self).__name__}({self.path!r}, {self.num_frames} frames, "
+                f"{self.width}x{self.height}, {self.fps:g} fps)")
+
+    def _open(self) -> None:
+        raise NotImplementedError
+
+    def _decode_sorted(self, unique: np.ndarray) -> np.ndarray:
+        """Decode sorted, unique, in-range indices -> `(U, H, W, 3) uint8 RGB`."""
+        raise NotImplementedError
+
+    def _set_fps(self, reported: float) -> None:
+        if reported is not None and math.isfinite(reported) and reported > 0:
+            self.fps, self.fps_guessed = float(reported), False
+        else:
+            self.fps, self.fps_guessed = DEFAULT_FPS, True
+
+
+def _as_indices(indices: Sequence[int], num_frames: int, path: str) -> np.ndarray:
+    """Frame indices as a 1-D int64 array, each checked to lie in `[0, num_frames)`."""
+    wanted = np.asarray(indices)
+    if wanted.size == 0:
+        return wanted.astype(np.int64).reshape(0)
+    if wanted.dtype.kind not in "iu":
+        raise TypeError(f"{path}: frame indices must be integers, got dtype {wanted.dtype}")
+    wanted = wanted.astype(np.int64).reshape(-1)
+    bad = wanted[(wanted < 0) | (wanted >= num_frames)]
+    if bad.size:
+        raise IndexError(f"{path}: frame index {int(bad[0])} is outside [0, {num_frames})")
+    return wanted
+
+
+def _short_error(exc: BaseException, limit: int = 160) -> str:
+    """One line of a decord/cv2 exception, without decord's `[time] file.cc:line:` prefixes."""
+    text = re.sub(r"\[\d\d:\d\d:\d\d\] \S+:\d+: ", "", str(exc))
+    text = re.sub(r"Check failed: .*?\(-?\d+ vs\. -?\d+\) ", "", text).strip()
+    lines = [line for line in text.splitlines() if line.strip()] or [type(exc).__name__]
+    return lines[-1].strip()[:limit]
+
+
+def _import_decord():
+    """Import decord lazily; its absence is an ImportError that says how to install it."""
+    try:
+        import decord
+    except ImportError as exc:
+        raise ImportError("the 'decord' video backend needs decord: pip install decord "
+                          "(or use backend='opencv')") from exc
+    return decord
+
+
+class DecordReader(VideoReader):
+    """Random access through decord's frame index (one decoder thread, CPU)."""
+
+    backend = "decord"
+
+    def _open(self) -> None:
+        self._decord = _import_decord()
+        self._vr = self._new_handle()
+        self.num_frames = len(self._vr)
+        if self.num_frames <= 0:
+            raise VideoReadError(self.path, "no video frames")
+        self._check_seekable()
+        first = self._decode_sorted(np.zeros(1, np.int64))
+        self.height, self.width = first.shape[1:3]
+        self._set_fps(self._vr.get_avg_fps())
+
+    def _new_handle(self):
+        try:
+            return self._decord.VideoReader(self.path, ctx=self._decord.cpu(0), num_threads=1)
+        except Exception as exc:  # decord raises RuntimeError or DECORDError
+            raise VideoReadError(self.path, f"not a readable video ({_short_error(exc)})") from exc
+
+    def _check_seekable(self) -> None:
+        """Refuse files whose frame timestamps are missing: decord's seeks there are wrong."""
+        starts = self._vr.get_frame_timestamp(list(range(self.num_frames)))[:, 0]
+        if not (np.all(np.isfinite(starts)) and np.all(np.diff(starts) > 0)):
+            raise VideoReadError(self.path, "decord cannot seek in this file (no frame "
+                                            "timestamps, e.g. MPEG-1); use backend='opencv'")
+
+    def _decode_sorted(self, unique: np.ndarray) -> np.ndarray:
+        """`(U, H, W, 3) uint8 RGB` from decord; a failed handle is reopened on the next call."""
+        if self._vr is None:
+            self._vr = self._new_handle()
+        try:
+            batch = self._vr.get_batch(unique.tolist())
+        except Exception as exc:  # DECORDError at decode time, e.g. a truncated file
+            self._vr = None  # after a decode error the handle returns wrong frames
+            raise VideoReadError(self.path, f"could not decode frames {unique[0]}..{unique[-1]} "
+                                            f"of {self.num_frames} ({_short_error(exc)})") from exc
+        # Another module may have set a decord bridge (e.g. torch); both kinds convert.
+        frames = batch.asnumpy() if hasattr(batch, "asnumpy") else np.asarray(batch)
+        return np.ascontiguousarray(frames, dtype=np.uint8)
+
+    def close(self) -> None:
+        self._vr = None
+
+
+class OpenCVReader(VideoReader):
+    """Forward-only reading through `cv2.VideoCapture` (FFMPEG); rewinds only to frame 0."""
+
+    backend = "opencv"
+
+    def _open(self) -> None:
+        self._cap = self._new_capture()
+        first = self._read_next(0)
+        self.height, self.width = first.shape[:2]
+        self.num_frames = self._frame_count()
+        self._set_fps(self._cap.get(cv2.CAP_PROP_FPS))
+
+    def _new_capture(self) -> cv2.VideoCapture:
+        self._pos = 0  # index of the frame the next grab() returns
+        cap = cv2.VideoCapture(self.path, cv2.CAP_FFMPEG)
+        if not cap.isOpened():
+            cap.release()
+            raise VideoReadError(self.path, "not a readable video (OpenCV/FFMPEG cannot open it)")
+        return cap
+
+    def _frame_count(self) -> int:
+        """The container's frame count, or frames counted by grabbing when it reports none."""
+        reported = self._cap.get(cv2.CAP_PROP_FRAME_COUNT)
+        self._seekable = math.isfinite(reported) and reported > 0  # the container has an index
+        if self._seekable:
+            return int(reported)
+        while self._cap.grab():
+            self._pos += 1
+        count = self._pos
+        self._rewind()
+        return count
+
+    def _rewind(self) -> None:
+        """Back to frame 0: seek in indexed containers, else reopen the file.
+
+        In a raw stream (.mjpeg) `set(POS_FRAMES, 0)` returns True without moving.
+        """
+        if self._seekable and self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0):
+            self._pos = 0
+        else:
+            self._cap.release()
+            self._cap = self._new_capture()
+
+    def _decode_sorted(self, unique: np.ndarray) -> np.ndarray:
+        """`(U, H, W, 3) uint8 RGB`: one forward pass, `grab()` to skip, `retrieve()` to keep."""
+        if unique[0] < self._pos:
+            self._rewind()
+        frames = []
+        for index in unique.tolist():
+            while self._pos < index:
+                if not self._cap.grab():
+                    raise self._truncated(index)
+                self._pos += 1
+            frames.append(self._read_next(index))
+        return np.stack(frames)
+
+    def _read_next(self, index: int) -> np.ndarray:
+        """Decode the frame at the current position (== `index`) -> `(H, W, 3) uint8 RGB`."""
+        ok = self._cap.grab()
+        ok, frame = self._cap.retrieve() if ok else (False, None)
+        if not ok or frame is None:
+            raise self._truncated(index)
+        self._pos += 1
+        rgb = opencv_frame_to_rgb(frame, self.path)
+        if self.height and rgb.shape[:2] != (self.height, self.width):
+            raise VideoReadError(self.path, f"frame {index} is {rgb.shape[1]}x{rgb.shape[0]}, "
+                                            f"expected {self.width}x{self.height}")
+        return rgb
+
+    def _truncated(self, index: int) -> VideoReadError:
+        if self.num_frames == 0:  # still opening: not even frame 0 decodes
+            return VideoReadError(self.path, "no video frames")
+        return VideoReadError(self.path, f"truncated: frame {index} of {self.num_frames} could "
+                                         f"not be decoded (the stream ends at frame {self._pos})")
+
+    def close(self) -> None:
+        cap, self._cap = getattr(self, "_cap", None), None
+        if cap is not None:
+            cap.release()
+
+
+def opencv_frame_to_rgb(frame: np.ndarray, path: str = "<frame>") -> np.ndarray:
+    """An OpenCV frame `(H, W)`, `(H, W, 1)`, BGR `(H, W, 3)` or BGRA `(H, W, 4)` uint8
+    -> `(H, W, 3) uint8 RGB`."""
+    channels = 1 if frame.ndim == 2 else frame.shape[2]
+    if frame.dtype != np.uint8 or frame.ndim not in (2, 3) or channels not in _OPENCV_TO_RGB:
+        raise VideoReadError(path, f"unsupported frame layout {frame.shape} {frame.dtype}")
+    return cv2.cvtColor(frame, _OPENCV_TO_RGB[channels])
+
+
+BACKENDS: dict[str, type[VideoReader]] = {"decord": DecordReader, "opencv": OpenCVReader}
+
+
+def open_video(path: str | Path, backend: str = "auto") -> VideoReader:
+    """Open a video file with `backend` ("auto", "decord" or "opencv").
+
+    "auto" uses decord when it is installed and can read the file, else OpenCV.
+    Raises `ValueError` for an unknown backend and `VideoReadError` naming the file.
+    """
+    if backend != "auto" and backend not in BACKENDS:
+        allowed = ", ".join(repr(name) for name in ["auto", *BACKENDS])
+        raise ValueError(f"unknown video backend {backend!r}; choose one of {allowed}")
+    check_video_file(path)
+    if backend != "auto":
+        return BACKENDS[backend](path)
+    try:
+        return DecordReader(path)
+    except ImportError:
+        return OpenCVReader(path)
+    except VideoReadError as decord_error:
+        try:
+            return OpenCVReader(path)
+        except VideoReadError as opencv_error:
+            raise VideoReadError(path, f"decord: {decord_error.reason}; "
+                                       f"opencv: {opencv_error.reason}") from opencv_error
+
+
+def probe_video(path: str | Path, backend: str = "auto") -> dict:
+    """Open, read the metadata, close: {path, num_frames, fps, width, height, duration, backend}."""
+    with open_video(path, backend) as reader:
+        return {"path": reader.path, "num_frames": reader.num_frames, "fps": reader.fps,
+                "width": reader.width, "height": reader.height,
+                "duration": reader.duration, "backend": reader.backend}

@@ -1,0 +1,30 @@
+"""Shared fixtures: small synthetic datasets made by the tests themselves, and a
+shrunk real config (real pretrained backbone at low resolution, CPU, few epochs)."""
+
+from __future__ import annotations
+
+import pytest
+
+from actionrec.config import load_config
+from actionrec.synthetic import make_ucf_dataset
+
+
+@pytest.fixture(scope="session")
+def tiny_ucf(tmp_path_factory):
+    """UCF101 layout: grow/shrink, 4 groups x 2 clips, 1 s of 64x64 video each."""
+    root = tmp_path_factory.mktemp("tiny_ucf") / "UCF"
+    return make_ucf_dataset(root, classes=("grow", "shrink"), groups=4, clips_per_group=2,
+                            num_frames=24, size=(64, 64), test_groups=1, seed=3)
+
+
+def shrunk_config(tmp_path, *extra):
+    return load_config("demo", [
+        "backbone.crop_size=96", "sampling.clip_steps=6", "sampling.eval_clips=2",
+        "train.epochs=3", "train.early_stop_patience=3", "train.baseline_epochs=50",
+        f"cache.dir={tmp_path / 'cache'}", f"logging.run_dir={tmp_path / 'runs'}",
+        "logging.wandb=disabled", "logging.progress_bar=false", *extra])
+
+
+@pytest.fixture
+def small_cfg(tmp_path):
+    return shrunk_config(tmp_path)

@@ -1,0 +1,101 @@
+import os
+
+import numpy as np
+import pytest
+import torch
+
+from actionrec.backbone import Backbone
+from actionrec.features import FeatureCache, FeatureExtractor, TorchEncoder, cache_key
+from actionrec.sampling import timeline_indices
+from actionrec.synthetic import write_video
+from actionrec.transforms import Preprocess
+from actionrec.video_io import open_video
+
+
+@pytest.fixture(scope="module")
+def backbone():
+    return Backbone("mobilenet_v2")
+
+
+class CountingEncoder(TorchEncoder):
+    frames = 0
+
+    def __call__(self, frames):
+        CountingEncoder.frames += len(frames)
+        return super().__call__(frames)
+
+
+def videos(root, n=3, frames=20):
+    rng = np.random.default_rng(0)
+    return [write_video(root / f"v{i}.avi", rng.integers(0, 255, (frames, 48, 64, 3), dtype=np.uint8))
+            for i in range(n)]
+
+
+def make(backbone, tmp_path, crop=64, fps=8.0):
+    pre = Preprocess(crop, crop, "squash")
+    cache = FeatureCache(tmp_path / "cache", cache_key(backbone, pre, fps))
+    return FeatureExtractor(CountingEncoder(backbone), pre, fps, batch_size=8), cache
+
+
+def test_cached_features_equal_the_backbone_on_the_timeline_frames(backbone, tmp_path):
+    (path,) = videos(tmp_path, n=1)
+    extractor, cache = make(backbone, tmp_path)
+    report = extractor.run([path], cache)
+    assert report.extracted == [str(path)] and not report.failed
+    feats = cache.load(path)
+    with open_video(path) as reader:
+        steps = timeline_indices(reader.num_frames, reader.fps, 8.0)
+        frames = reader.get_frames(steps)
+    assert feats.shape == (len(steps), 1, 1280) and feats.dtype == np.float16
+    with torch.inference_mode():
+        direct = backbone.forward_frames(Preprocess(64, 64, "squash")(frames)).numpy()
+    np.testing.assert_allclose(feats.astype(np.float32), direct, rtol=1e-2, atol=1e-2)
+
+
+def test_second_run_reuses_the_cache_without_decoding(backbone, tmp_path):
+    paths = videos(tmp_path)
+    extractor, cache = make(backbone, tmp_path)
+    extractor.run(paths, cache)
+    CountingEncoder.frames = 0
+    report = extractor.run(paths, cache)
+    assert CountingEncoder.frames == 0
+    assert sorted(report.reused) == sorted(map(str, paths)) and not report.extracted
+
+
+def test_interrupted_run_resumes_with_only_the_missing_videos(backbone, tmp_path):
+    paths = videos(tmp_path, n=4)
+    extractor, cache = make(backbone, tmp_path)
+    extractor.run(paths[:2], cache)
+    # a crash mid-write leaves only a temporary file, never a half entry
+    (cache.dir / ".deadbeef.123.tmp.npy").write_bytes(b"partial")
+    report = extractor.run(paths, cache)
+    assert sorted(report.extracted) == sorted(map(str, paths[2:]))
+    assert len(report.reused) == 2
+
+
+def test_changing_preprocessing_or_the_video_invalidates(backbone, tmp_path):
+    (path,) = videos(tmp_path, n=1)
+    extractor, cache = make(backbone, tmp_path, crop=64)
+    extractor.run([path], cache)
+    other_extractor, other_cache = make(backbone, tmp_path, crop=96)
+    assert other_cache.dir != cache.dir and not other_cache.has(path)
+    # rewrite the video: new size/mtime -> new entry
+    write_video(path, np.zeros((30, 48, 64, 3), np.uint8))
+    os.utime(path, ns=(1, 10**18))
+    assert not cache.has(path)
+    report = extractor.run([path], cache)
+    assert report.extracted == [str(path)]
+    assert len(cache.load(path)) == len(timeline_indices(30, 25.0, 8.0))
+
+
+def test_unreadable_video_is_reported_and_the_rest_extracted(backbone, tmp_path):
+    paths = videos(tmp_path, n=2)
+    broken = tmp_path / "broken.avi"
+    broken.write_bytes(os.urandom(2000))
+    empty = tmp_path / "empty.avi"
+    empty.write_bytes(b"")
+    extractor, cache = make(backbone, tmp_path)
+    report = extractor.run([paths[0], broken, empty, paths[1]], cache)
+    assert sorted(report.extracted) == sorted(map(str, paths))
+    assert set(report.failed) == {str(broken), str(empty)}
+    assert all(report.failed.values())

@@ -1,0 +1,42 @@
+import json
+
+import pytest
+
+from actionrec.bundle import load_bundle
+from actionrec.cli import main
+from actionrec.pipeline import evaluate, train
+
+from conftest import shrunk_config
+
+pytestmark = pytest.mark.slow
+
+
+def test_train_then_evaluate_end_to_end(tiny_ucf, tmp_path):
+    cfg = shrunk_config(tmp_path)
+    result = train(tiny_ucf, cfg, tmp_path / "b.safetensors", progress=False)
+    bundle = load_bundle(result.bundle)
+    assert bundle.class_names == ["grow", "shrink"]
+    assert (result.run_dir / "config.yaml").is_file()
+    assert list((result.run_dir / "csv").glob("metrics.csv"))
+    metrics = evaluate(result.bundle, tiny_ucf, cfg, json_path=tmp_path / "m.json", progress=False)
+    saved = json.loads((tmp_path / "m.json").read_text())
+    for key in ("top1", "top5", "mean_class_acc", "num_videos", "baseline_top1", "clip_top1", "per_class"):
+        assert key in saved
+    assert saved["num_videos"] == 4          # 2 classes x 1 held-out group x 2 clips
+    assert (tmp_path / "confusion.png").is_file()
+    assert 0.0 <= metrics["top1"] <= 1.0
+
+
+def test_cli_train_and_evaluate(tiny_ucf, tmp_path, capsys):
+    sets = [f"--set=cache.dir={tmp_path / 'cache'}", f"--set=logging.run_dir={tmp_path / 'runs'}",
+            "--set=logging.wandb=disabled", "--set=backbone.crop_size=96", "--set=sampling.clip_steps=6"]
+    out = tmp_path / "cli.safetensors"
+    assert main(["train", "--data", str(tiny_ucf), "--config", "demo", "--epochs", "2", "--out", str(out),
+                 "--quiet", *sets]) == 0
+    assert out.is_file()
+    assert main(["evaluate", "--bundle", str(out), "--data", str(tiny_ucf), "--json",
+                 str(tmp_path / "e.json"), "--quiet", *sets]) == 0
+    assert "top-1" in capsys.readouterr().out
+    assert main(["evaluate", "--bundle", str(out), "--data", str(tiny_ucf), "--fold", "3", "--quiet",
+                 *sets]) == 2
+    assert "fold" in capsys.readouterr().err
