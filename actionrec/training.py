@@ -30,6 +30,11 @@ from .sampling import eval_clips, train_clip
 
 log = logging.getLogger(__name__)
 
+# Lightning sets its loggers to INFO on import; its start-up tips are noise to our users.
+for _name in ("lightning.pytorch", "lightning.fabric"):
+    logging.getLogger(_name).setLevel(logging.WARNING)
+warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+
 
 class TrainClips(Dataset):
     """One random clip per video per epoch: `(T, S, D)` float32 features and the label."""
@@ -178,6 +183,9 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
                         gradient_clip_val=t.grad_clip, callbacks=callbacks, logger=make_loggers(cfg, run_dir),
                         enable_progress_bar=cfg.logging.progress_bar, enable_model_summary=False,
                         default_root_dir=run_dir, log_every_n_steps=1, deterministic=False)
+    log.info("training the head: %s, %d device(s), %d train / %d val videos",
+             type(trainer.accelerator).__name__.removesuffix("Accelerator"), trainer.num_devices,
+             len(train_items), len(val_items))
     start = time.perf_counter()
     trainer.fit(module, train_loader, val_loader)
     seconds = time.perf_counter() - start
@@ -197,7 +205,7 @@ def finish_loggers(trainer: L.Trainer) -> None:
     for logger in trainer.loggers:
         if type(logger).__name__ == "WandbLogger":
             import wandb
-            wandb.finish(quiet=True)
+            wandb.finish()
 
 
 def clip_means(items: list[VideoItem], cache: FeatureCache, clip_steps: int, mode: str,
