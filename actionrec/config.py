@@ -31,7 +31,7 @@ class DataConfig:
 @dataclass
 class BackboneConfig:
     name: str = "mobilenet_v2"
-    pooling: str = "global"
+    pooling: str = "grid"
     grid: int = 3
     resize_size: int | None = None
     crop_size: int | None = None
@@ -56,6 +56,7 @@ class HeadConfig:
     input_dropout: float = 0.2
     output_dropout: float = 0.3
     cell_dim: int = 64
+    deltas: bool = False
 
 
 @dataclass
@@ -90,6 +91,17 @@ class CacheConfig:
 
 
 @dataclass
+class DemoConfig:
+    classes: list = field(default_factory=lambda: ["grow", "shrink", "slide_left", "slide_right",
+                                                   "turn_clockwise", "turn_anticlockwise"])
+    groups: int = 10
+    clips_per_group: int = 4
+    test_groups: int = 3
+    num_frames: int = 40
+    size: int = 112
+
+
+@dataclass
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
@@ -98,6 +110,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
+    demo: DemoConfig = field(default_factory=DemoConfig)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -18,13 +18,18 @@ class LSTMHead(nn.Module):
     With S > 1 cells (grid pooling), one linear projection `D -> cell_dim` is shared
     by all cells and the projected cells are concatenated, so the LSTM sees where
     things are, not only what. With S == 1 the features go to the LSTM as they are.
+    With `deltas`, each step also gets its difference from the previous step, a
+    direct motion signal (zero at the first step).
+
+    The recurrent state is `(h, c, previous embedding)`; pass it back in to stream.
     """
 
     def __init__(self, in_dim: int, num_classes: int, num_cells: int = 1, hidden_size: int = 256,
                  num_layers: int = 2, dropout: float = 0.3, input_dropout: float = 0.2,
-                 output_dropout: float = 0.3, cell_dim: int = 64):
+                 output_dropout: float = 0.3, cell_dim: int = 64, deltas: bool = False):
         super().__init__()
         self.in_dim, self.num_cells, self.num_classes = in_dim, num_cells, num_classes
+        self.deltas = deltas
         if num_cells > 1:
             self.cell_proj = nn.Sequential(nn.Linear(in_dim, cell_dim), nn.ReLU(inplace=True))
             lstm_in = num_cells * cell_dim
@@ -32,6 +37,7 @@ class LSTMHead(nn.Module):
             self.cell_proj = nn.Identity()
             lstm_in = in_dim
         self.input_dropout = nn.Dropout(input_dropout)
+        lstm_in *= 2 if deltas else 1
         self.lstm = nn.LSTM(lstm_in, hidden_size, num_layers=num_layers, batch_first=True,
                             dropout=dropout if num_layers > 1 else 0.0)
         self.output_dropout = nn.Dropout(output_dropout)
@@ -54,15 +60,22 @@ class LSTMHead(nn.Module):
         nn.init.xavier_uniform_(self.classifier.weight)
         nn.init.zeros_(self.classifier.bias)
 
-    def embed(self, features: torch.Tensor) -> torch.Tensor:
-        """`(B, T, S, D) -> (B, T, F)`: the LSTM's input."""
-        return self.input_dropout(self.cell_proj(features.float()).flatten(2))
+    def embed(self, features: torch.Tensor, previous: torch.Tensor | None = None):
+        """`(B, T, S, D) -> (B, T, F)`: the LSTM's input, and the last step's embedding
+        `(B, 1, F')` that the next call's deltas start from."""
+        e = self.cell_proj(features.float()).flatten(2)
+        if self.deltas:
+            before = torch.cat([e[:, :1] if previous is None else previous, e[:, :-1]], dim=1)
+            return self.input_dropout(torch.cat([e, e - before], dim=-1)), e[:, -1:]
+        return self.input_dropout(e), None
 
     def forward(self, features: torch.Tensor, state=None, return_state: bool = False):
-        """`(B, T, S, D) -> (B, T, K)` logits (and the LSTM `(h, c)` state if asked)."""
-        out, state = self.lstm(self.embed(features), state)
+        """`(B, T, S, D) -> (B, T, K)` logits (and the recurrent state if asked)."""
+        lstm_state, previous = (None, None) if state is None else (state[:2], state[2])
+        x, previous = self.embed(features, previous)
+        out, (h, c) = self.lstm(x, lstm_state)
         logits = self.classifier(self.output_dropout(out))
-        return (logits, state) if return_state else logits
+        return (logits, (h, c, previous)) if return_state else logits
 
 
 class MeanPoolBaseline(nn.Module):

@@ -127,7 +127,8 @@ def head_config(cfg: Config, backbone: Backbone, num_classes: int) -> dict:
     h = cfg.head
     return {"in_dim": backbone.out_dim, "num_classes": num_classes, "num_cells": backbone.num_cells,
             "hidden_size": h.hidden_size, "num_layers": h.num_layers, "dropout": h.dropout,
-            "input_dropout": h.input_dropout, "output_dropout": h.output_dropout, "cell_dim": h.cell_dim}
+            "input_dropout": h.input_dropout, "output_dropout": h.output_dropout, "cell_dim": h.cell_dim,
+            "deltas": h.deltas}
 
 
 def train_baseline(cfg: Config, cache: FeatureCache, train_items, val_items, num_classes: int):

@@ -13,6 +13,7 @@ import hashlib
 import json
 import math
 import zlib
+from functools import partial
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
@@ -21,6 +22,8 @@ import numpy as np
 
 DEMO_CLASSES = ("grow", "shrink", "slide_left", "slide_right", "turn_clockwise", "turn_anticlockwise")
 SHAPES = ("circle", "square", "triangle")
+# Classes told apart by appearance alone: every clip drifts the same random way.
+APPEARANCE_CLASSES = ("circle", "square", "triangle")
 
 # action -> (motion it is drawn with, played backwards?)
 _DRAWN_AS = {
@@ -30,6 +33,7 @@ _DRAWN_AS = {
     "slide_right": ("slide_left", True),
     "turn_clockwise": ("turn_clockwise", False),
     "turn_anticlockwise": ("turn_clockwise", True),
+    **{shape: (f"wander_{shape}", False) for shape in APPEARANCE_CLASSES},
 }
 _CIRCLE = np.stack([np.cos(np.linspace(0, 2 * np.pi, 48, endpoint=False)),
                     np.sin(np.linspace(0, 2 * np.pi, 48, endpoint=False))], axis=1)
@@ -83,7 +87,7 @@ def render_clip(action: str, rng: np.random.Generator, size: tuple[int, int] = (
     same `rng` state and plays it backwards.
     """
     if action not in _DRAWN_AS:
-        raise ValueError(f"unknown action {action!r}; choose one of: {', '.join(DEMO_CLASSES)}")
+        raise ValueError(f"unknown action {action!r}; choose one of: {', '.join(_DRAWN_AS)}")
     height, width = size
     if num_frames < 1:
         raise ValueError(f"num_frames must be positive, got {num_frames}")
@@ -165,10 +169,23 @@ def _turn_clockwise_polygons(rng: np.random.Generator, height: int, width: int, 
     return frames
 
 
+def _wander_polygons(rng: np.random.Generator, height: int, width: int, num_frames: int,
+                     shape: str = "circle"):
+    """A shape of fixed kind drifting a short way in a random direction."""
+    side = min(height, width)
+    radius = rng.uniform(0.14, 0.2) * side
+    x0, y0 = rng.uniform(0.35, 0.65) * width, rng.uniform(0.35, 0.65) * height
+    heading, dist = rng.uniform(0, 2 * np.pi), rng.uniform(0.05, 0.15) * side
+    angle = rng.uniform(0, 2 * np.pi)
+    return [[_place(_UNIT_SHAPES[shape], x0 + dist * k * math.cos(heading),
+                    y0 + dist * k * math.sin(heading), radius, angle)] for k in _progress(rng, num_frames)]
+
+
 _MOTIONS: dict[str, Callable[..., list[list[np.ndarray]]]] = {
     "grow": _grow_polygons,
     "slide_left": _slide_left_polygons,
     "turn_clockwise": _turn_clockwise_polygons,
+    **{f"wander_{shape}": partial(_wander_polygons, shape=shape) for shape in APPEARANCE_CLASSES},
 }
 
 

@@ -1,12 +1,14 @@
+import pytest
 import torch
 
 from actionrec.model import LSTMHead, MeanPoolBaseline
 
 
-def test_head_predicts_at_every_step_and_streams_with_the_same_weights():
+@pytest.mark.parametrize("cells,deltas", [(1, False), (4, False), (4, True)])
+def test_head_predicts_at_every_step_and_streams_with_the_same_weights(cells, deltas):
     torch.manual_seed(0)
-    head = LSTMHead(in_dim=32, num_classes=5, num_cells=1, hidden_size=16).eval()
-    x = torch.randn(2, 7, 1, 32)
+    head = LSTMHead(in_dim=32, num_classes=5, num_cells=cells, hidden_size=16, deltas=deltas).eval()
+    x = torch.randn(2, 7, cells, 32)
     full = head(x)
     assert full.shape == (2, 7, 5)
     state, steps = None, []
