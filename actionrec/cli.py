@@ -42,6 +42,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workdir", default="runs/demo")
     add_config_args(p, default="demo")
 
+    p = sub.add_parser("live", help="label actions live from a webcam, video file or stream URL")
+    p.add_argument("--bundle", required=True)
+    p.add_argument("--source", default="0", help="webcam index, video file or stream URL (default: 0)")
+    p.add_argument("--headless", action="store_true", help="no window; use with --output and/or --stats")
+    p.add_argument("--output", help="write the annotated video here (.mp4)")
+    p.add_argument("--stats", help="write frame/latency statistics and the label timeline here (.json)")
+    p.add_argument("--max-frames", type=int, help="stop after this many frames")
+    p.add_argument("--realtime", action=argparse.BooleanOptionalAction, default=None,
+                   help="replay a file source at its own frame rate, like a camera "
+                        "(default: on with a window, off when headless)")
+    add_config_args(p)
+
+    p = sub.add_parser("label", help="label every video in files, folders, globs or list files")
+    p.add_argument("--bundle", required=True)
+    p.add_argument("inputs", nargs="+", help="video files, folders (recursive), globs, or .txt lists of paths")
+    p.add_argument("--out", required=True, help="results file: .csv or .jsonl (re-runs resume it)")
+    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--segments", action="store_true", help="add a label timeline for each video")
+    p.add_argument("--workers", type=int, default=1, help="videos labelled in parallel")
+    p.add_argument("--annotate", metavar="DIR", help="also write annotated copies of the videos here")
+    add_config_args(p)
+
     p = sub.add_parser("fetch-weights", help="fetch and verify the MobileNetV2 ImageNet weights offline")
     return parser
 
@@ -87,6 +109,14 @@ def run(args: argparse.Namespace) -> int:
         return run_train(args, cfg, progress)
     if args.command == "evaluate":
         return run_evaluate(args, cfg, progress)
+    if args.command == "live":
+        from .live import run_live
+        return run_live(args.bundle, args.source, cfg, headless=args.headless, output=args.output,
+                        stats=args.stats, max_frames=args.max_frames, realtime=args.realtime)
+    if args.command == "label":
+        from .batch import run_label
+        return run_label(args.bundle, args.inputs, args.out, cfg, topk=args.top_k, segments=args.segments,
+                         workers=args.workers, annotate_dir=args.annotate, progress=progress)
     from .demo import run_demo
     run_demo(cfg, args.workdir, progress)
     return 0

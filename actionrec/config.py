@@ -37,6 +37,7 @@ class BackboneConfig:
     crop_size: int | None = None
     resize_mode: str = "center_crop"
     batch_size: int = 32
+    runtime: str = "auto"       # auto | torch | onnx (auto: ONNX Runtime on CPU-only machines)
 
 
 @dataclass
@@ -77,6 +78,13 @@ class TrainConfig:
 
 
 @dataclass
+class StreamConfig:
+    smoothing: int = 5          # predictions averaged (moving mean of probabilities)
+    threshold: float = 0.5      # below this smoothed score: no action
+    topk: int = 3
+
+
+@dataclass
 class LoggingConfig:
     wandb: str = "auto"
     project: str = "actionrec"
@@ -110,6 +118,7 @@ class Config:
     train: TrainConfig = field(default_factory=TrainConfig)
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
 
     def to_dict(self) -> dict:
@@ -120,6 +129,7 @@ CHOICES = {
     ("data", "reader"): ("auto", "decord", "opencv"),
     ("backbone", "pooling"): ("global", "grid"),
     ("backbone", "resize_mode"): ("center_crop", "squash"),
+    ("backbone", "runtime"): ("auto", "torch", "onnx"),
     ("sampling", "train_mode"): ("segments", "strided"),
     ("train", "optimizer"): ("adam", "adamw", "rmsprop"),
     ("train", "scheduler"): ("cosine", "plateau", "none"),

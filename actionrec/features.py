@@ -85,6 +85,21 @@ class TorchEncoder:
         return self.backbone.forward_frames(frames.to(self.device)).float().cpu().numpy()
 
 
+RUNTIMES = ("auto", "torch", "onnx")
+
+
+def make_encoder(backbone: Backbone, runtime: str = "auto", input_size: int = 224):
+    """The frame encoder for `backbone`: `(N, 3, H, W)` float32 -> `(N, S, D)` numpy.
+
+    `torch` runs the module (GPUs, fallback); `onnx` runs an exported copy under ONNX
+    Runtime (fastest on CPU); `auto` picks ONNX on a machine without CUDA when
+    onnxruntime is installed.
+    """
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
+    return TorchEncoder(backbone, "cuda" if torch.cuda.is_available() else "cpu")
+
+
 @dataclass
 class ExtractionReport:
     extracted: list[str] = field(default_factory=list)

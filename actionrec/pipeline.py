@@ -118,9 +118,21 @@ def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = 
     fit = fit_head(cfg, head_kwargs, train_items, val_items, source.cache, run_dir)
     baseline, baseline_val = train_baseline(cfg, source.cache, train_items, val_items, len(split.class_names))
     meta = bundle_meta(cfg, source, split, head_kwargs, fit.best_val_acc, baseline_val, data_root)
+    meta["sampling"]["stream_stride"] = trained_step_spacing(cfg, source.cache, train_items)
     bundle = save_bundle(out, fit.head, baseline, meta)
     return TrainResult(bundle, run_dir, fit.best_val_acc, baseline_val, extraction_fps,
                        fit.clips_per_second, skipped)
+
+
+def trained_step_spacing(cfg: Config, cache: FeatureCache, items: list[VideoItem]) -> int:
+    """Timeline steps between a training clip's steps: `stride` for strided clips; for
+    segment clips, the typical video's length over `clip_steps`. Streaming uses it so
+    that live steps are as far apart in time as the steps the head learned from."""
+    s = cfg.sampling
+    if s.train_mode == "strided":
+        return s.stride
+    lengths = sorted(len(cache.load(i.path)) for i in items)
+    return max(1, round(lengths[len(lengths) // 2] / s.clip_steps))
 
 
 def head_config(cfg: Config, backbone: Backbone, num_classes: int) -> dict:

@@ -25,17 +25,20 @@ TRAIN_MODES = ("segments", "strided")
 def timeline_indices(num_frames: int, src_fps: float, sample_fps: float | None) -> np.ndarray:
     """Source-frame indices at times `k / sample_fps` covering the whole video.
 
-    Returns `(N,)` int64, non-decreasing, all in `[0, num_frames)`. With `sample_fps`
-    unset or not below `src_fps`, every frame is used.
+    Each step takes the first frame at or after its time, the rule a live stream can
+    follow without looking ahead (see `streaming.FrameGate`), so offline and
+    streaming inference see the same frames. Returns `(N,)` int64, increasing, all
+    in `[0, num_frames)`. With `sample_fps` unset or not below `src_fps`, every frame
+    is used.
     """
     if num_frames <= 0:
         raise ValueError(f"num_frames must be positive, got {num_frames}")
     if not sample_fps or sample_fps >= src_fps:
         return np.arange(num_frames, dtype=np.int64)
-    duration = num_frames / src_fps
-    steps = max(1, math.ceil(duration * sample_fps - 1e-9))
-    times = np.arange(steps, dtype=np.float64) / sample_fps
-    return np.minimum(np.floor(times * src_fps + 1e-6).astype(np.int64), num_frames - 1)
+    steps = math.ceil((num_frames - 1) / src_fps * sample_fps + 1e-9)
+    times = np.arange(steps + 1, dtype=np.float64) / sample_fps
+    idx = np.ceil(times * src_fps - 1e-6).astype(np.int64)
+    return idx[idx < num_frames]
 
 
 def pad_indices(indices: np.ndarray, length: int) -> np.ndarray:

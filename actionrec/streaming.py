@@ -1,0 +1,144 @@
+"""The one inference core: `push(frame, ts) -> Prediction | None`.
+
+The live loop and the batch labeller both feed frames here. Per accepted frame the
+backbone runs once; the head then advances `T = clip_steps` LSTM states at once
+(one batched step), staggered so that state `k` was reset `k` steps ago. Each step,
+exactly one state has seen the last `T` steps: its output is the offline clip
+prediction for that window, and it is reset for the next one. The cost per frame is
+constant, however long the stream runs, and nothing drifts: no state ever lives
+longer than the clips the head was trained on.
+
+Frames are taken by timestamp at the bundle's step rate (`sampling.fps /
+stream_stride`), whatever rate the source delivers: a step takes the first frame at
+or after its due time, as the offline timeline does.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from .bundle import Bundle
+from .features import TorchEncoder
+
+
+@dataclass
+class Prediction:
+    """What the recognizer says after one step.
+
+    `label` is None when the smoothed score is below the threshold (no known action)
+    or while the first window is still filling (`warming_up`).
+    """
+    timestamp: float                 # seconds, of the frame that made this step
+    label: str | None
+    score: float                     # smoothed probability of the top class
+    topk: list[tuple[str, float]]    # smoothed, best first
+    probs: np.ndarray = field(repr=False)       # (K,) smoothed
+    raw_probs: np.ndarray = field(repr=False)   # (K,) this window alone
+    steps_seen: int = 0
+    warming_up: bool = False
+    latency_ms: float = 0.0          # preprocessing + backbone + head for this frame
+
+
+class FrameGate:
+    """Accept frames at `rate` steps per second by timestamp (first frame at or after
+    each due time). Several due times passed at once use one frame once."""
+
+    def __init__(self, rate: float):
+        self.period = 1.0 / rate
+        self.start: float | None = None
+        self.next_step = 0
+
+    def accept(self, ts: float) -> bool:
+        if self.start is None:
+            self.start, self.next_step = ts, 1
+            return True
+        due = self.start + self.next_step * self.period
+        if ts < due - 1e-6:
+            return False
+        self.next_step = int(np.floor((ts - self.start) / self.period + 1e-6)) + 1
+        return True
+
+    def reset(self) -> None:
+        self.start, self.next_step = None, 0
+
+
+def stream_stride(bundle: Bundle) -> int:
+    """Timeline steps between streamed steps: the spacing the head was trained on."""
+    return int(bundle.sampling.get("stream_stride", bundle.sampling.get("stride", 1)))
+
+
+class StreamingRecognizer:
+    """Streaming inference over a bundle. Frames are `(H, W, 3)` uint8 RGB."""
+
+    def __init__(self, bundle: Bundle, encoder=None, smoothing: int = 5, threshold: float = 0.5,
+                 topk: int = 3):
+        self.bundle, self.head = bundle, bundle.head.eval()
+        self.preprocess = bundle.preprocess
+        self.encoder = encoder or TorchEncoder(bundle.build_backbone())
+        self.window = int(bundle.sampling["clip_steps"])
+        self.gate = FrameGate(float(bundle.sampling["fps"]) / stream_stride(bundle))
+        self.smoothing, self.threshold, self.topk = max(1, smoothing), threshold, topk
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the stream: the next frame starts a new one."""
+        hidden = self.head.lstm.hidden_size
+        layers = self.head.lstm.num_layers
+        self.h = torch.zeros(layers, self.window, hidden)
+        self.c = torch.zeros(layers, self.window, hidden)
+        self.previous = None
+        self.age = -np.arange(self.window)   # steps seen; state k starts k steps late
+        self.recent: deque = deque(maxlen=self.smoothing)
+        self.steps = 0
+        self.gate.reset()
+
+    def push(self, frame: np.ndarray, ts: float) -> Prediction | None:
+        """Feed one frame; a Prediction when the frame was taken as a step, else None."""
+        if not self.gate.accept(ts):
+            return None
+        start = time.perf_counter()
+        features = self.encode(frame)
+        raw, ready = self.step(features)
+        latency = (time.perf_counter() - start) * 1000
+        return self.predict(raw, ts, ready, latency)
+
+    def encode(self, frame: np.ndarray) -> torch.Tensor:
+        """`(H, W, 3)` uint8 -> `(1, 1, S, D)`, rounded through float16 like the cache."""
+        feats = self.encoder(self.preprocess(frame[None]))
+        return torch.from_numpy(feats.astype(np.float16).astype(np.float32))[None]
+
+    @torch.no_grad()
+    def step(self, features: torch.Tensor) -> tuple[np.ndarray, bool]:
+        """Advance every staggered state by one step; the probabilities of the state that
+        has now seen a full window (or, while warming up, the oldest one)."""
+        fresh = torch.from_numpy(self.age <= 0)   # starting now, or not started yet: kept at zero
+        self.h[:, fresh] = 0
+        self.c[:, fresh] = 0
+        self.age = self.age + 1
+        previous = self.previous
+        if self.head.deltas:
+            e = self.head.cell_proj(features).flatten(2).expand(self.window, 1, -1).clone()
+            previous = e if previous is None else torch.where(fresh.view(-1, 1, 1), e, previous)
+        logits, (self.h, self.c, self.previous) = self.head(
+            features.expand(self.window, -1, -1, -1), (self.h, self.c, previous), return_state=True)
+        oldest = int(np.argmax(self.age))
+        ready = self.age[oldest] >= self.window
+        if ready:
+            self.age[oldest] = 0          # reset before the next step
+        self.steps += 1
+        return logits[oldest, -1].softmax(-1).numpy(), bool(ready)
+
+    def predict(self, raw: np.ndarray, ts: float, ready: bool, latency_ms: float) -> Prediction:
+        self.recent.append(raw)
+        probs = np.mean(self.recent, axis=0)
+        order = np.argsort(probs)[::-1][:self.topk]
+        names = self.bundle.class_names
+        score = float(probs[order[0]])
+        label = names[order[0]] if ready and score >= self.threshold else None
+        return Prediction(ts, label, score, [(names[i], float(probs[i])) for i in order], probs, raw,
+                          self.steps, not ready, latency_ms)

@@ -1,0 +1,95 @@
+import numpy as np
+import pytest
+import torch
+
+from actionrec.bundle import Bundle
+from actionrec.model import LSTMHead
+from actionrec.streaming import FrameGate, StreamingRecognizer
+from actionrec.transforms import Preprocess
+
+
+class FakeEncoder:
+    """Deterministic per-frame features from the frame's mean colour: (1, S, D)."""
+    def __init__(self, cells=4, dim=8):
+        g = torch.Generator().manual_seed(0)
+        self.proj = torch.randn(3, cells * dim, generator=g)
+        self.cells, self.dim = cells, dim
+
+    def __call__(self, x):
+        return (x.mean(dim=(2, 3)) @ self.proj).view(len(x), self.cells, self.dim).numpy()
+
+
+def make_bundle(deltas=False, clip_steps=4, fps=5.0, stream_stride=1):
+    torch.manual_seed(0)
+    head = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, deltas=deltas).eval()
+    meta = {"preprocess": {"resize_size": 16, "crop_size": 16, "mode": "squash",
+                           "mean": [0.5] * 3, "std": [0.25] * 3},
+            "sampling": {"fps": fps, "clip_steps": clip_steps, "stride": 1, "stream_stride": stream_stride},
+            "class_names": ["a", "b", "c"]}
+    return Bundle(None, meta, head, None)
+
+
+def frames(n, seed=0):
+    return np.random.default_rng(seed).integers(0, 255, (n, 16, 16, 3), dtype=np.uint8)
+
+
+def offline_window_probs(bundle, encoder, frames_):
+    pre = Preprocess(16, 16, "squash", (0.5,) * 3, (0.25,) * 3)
+    feats = torch.from_numpy(encoder(pre(frames_)).astype(np.float16).astype(np.float32))
+    with torch.no_grad():
+        return bundle.head(feats[None])[0, -1].softmax(-1).numpy()
+
+
+@pytest.mark.parametrize("deltas", [False, True])
+def test_every_streamed_step_equals_the_offline_clip_of_its_window(deltas):
+    bundle, enc = make_bundle(deltas), FakeEncoder()
+    rec = StreamingRecognizer(bundle, enc, smoothing=1)
+    video = frames(30)
+    for i, frame in enumerate(video):
+        pred = rec.push(frame, i / 5.0)               # source at the sampling rate: every frame a step
+        if i >= 3:
+            np.testing.assert_allclose(pred.raw_probs, offline_window_probs(bundle, enc, video[i - 3:i + 1]),
+                                       atol=1e-5)
+            assert not pred.warming_up
+        else:
+            assert pred.warming_up and pred.label is None
+
+
+def test_long_stream_does_not_drift():
+    # after 5,000 steps the prediction still equals the offline clip of the last window
+    bundle, enc = make_bundle(), FakeEncoder()
+    rec = StreamingRecognizer(bundle, enc, smoothing=1)
+    video = frames(5000, seed=1)
+    for i, frame in enumerate(video):
+        pred = rec.push(frame, i / 5.0)
+    np.testing.assert_allclose(pred.raw_probs, offline_window_probs(bundle, enc, video[-4:]), atol=1e-5)
+    assert rec.h.shape[1] == 4                           # state does not grow with the stream
+
+
+def test_gate_takes_frames_at_the_trained_rate_by_timestamp():
+    gate = FrameGate(8.0)
+    ts = np.arange(100) / 25.0                           # 4 s of a 25 fps source
+    taken = [t for t in ts if gate.accept(t)]
+    assert len(taken) == 32
+    # same frames as the offline timeline: first frame at or after each k/8
+    from actionrec.sampling import timeline_indices
+    np.testing.assert_allclose(np.array(taken) * 25, timeline_indices(100, 25.0, 8.0))
+
+
+def test_gate_skips_ahead_when_the_source_stalls():
+    gate = FrameGate(10.0)
+    assert gate.accept(0.0) and not gate.accept(0.05) and gate.accept(0.1)
+    assert gate.accept(1.0)                              # 0.9 s gap: one step, not nine
+    assert not gate.accept(1.05) and gate.accept(1.1)
+
+
+def test_smoothing_and_threshold():
+    bundle, enc = make_bundle(), FakeEncoder()
+    rec = StreamingRecognizer(bundle, enc, smoothing=3, threshold=1.01)   # nothing is that sure
+    preds = [rec.push(f, i / 5.0) for i, f in enumerate(frames(10))]
+    assert all(p.label is None for p in preds)
+    last = preds[-3:]
+    np.testing.assert_allclose(preds[-1].probs, np.mean([p.raw_probs for p in last], axis=0), atol=1e-6)
+    rec = StreamingRecognizer(bundle, enc, smoothing=1, threshold=0.0)
+    p = [rec.push(f, i / 5.0) for i, f in enumerate(frames(6))][-1]
+    assert p.label == p.topk[0][0] and len(p.topk) == 3
