@@ -18,6 +18,7 @@ import os
 import queue
 import threading
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -74,30 +75,130 @@ class FeatureCache:
 
 
 class TorchEncoder:
-    """Backbone in PyTorch: `(N, 3, H, W)` float32 -> `(N, S, D)` float32 numpy."""
+    """Backbone in PyTorch: `(N, H, W, 3)` uint8 numpy -> `(N, S, D)` float32 numpy."""
 
     def __init__(self, backbone: Backbone, device: str | torch.device = "cpu"):
         self.backbone = backbone.to(device)
         self.device = torch.device(device)
 
     @torch.inference_mode()
-    def __call__(self, frames: torch.Tensor) -> np.ndarray:
-        return self.backbone.forward_frames(frames.to(self.device)).float().cpu().numpy()
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)
+        return self.backbone.forward_frames(x).float().cpu().numpy()
 
 
 RUNTIMES = ("auto", "torch", "onnx")
+ONNX_TOLERANCE = 1e-3     # max abs difference from PyTorch accepted for an exported trunk
 
 
-def make_encoder(backbone: Backbone, runtime: str = "auto", input_size: int = 224):
-    """The frame encoder for `backbone`: `(N, 3, H, W)` float32 -> `(N, S, D)` numpy.
+class FramesModule(torch.nn.Module):
+    """`Backbone.forward_frames` as a module's forward, for export."""
 
-    `torch` runs the module (GPUs, fallback); `onnx` runs an exported copy under ONNX
-    Runtime (fastest on CPU); `auto` picks ONNX on a machine without CUDA when
-    onnxruntime is installed.
+    def __init__(self, backbone: Backbone):
+        super().__init__()
+        self.backbone = backbone
+
+    def forward(self, frames: torch.Tensor) -> torch.Tensor:
+        return self.backbone.forward_frames(frames)
+
+
+class OnnxEncoder:
+    """The whole backbone (normalise, trunk, pool) under ONNX Runtime: the CPU fast path.
+
+    Exported once per (backbone, weights, pooling, input size) to `weights/onnx/`
+    (written atomically), checked against PyTorch on a random batch, and reused by
+    every later run. `(N, H, W, 3)` uint8 numpy -> `(N, S, D)` float32 numpy.
+    """
+
+    def __init__(self, backbone: Backbone, model_dir: str | Path | None = None,
+                 threads: int | None = None, fallback: bool = False):
+        import onnxruntime  # noqa: F401  (fail here, not at the first frame)
+        from .weights import PROJECT_WEIGHTS_DIR
+        self.backbone = backbone
+        self.model_dir = Path(model_dir or PROJECT_WEIGHTS_DIR / "onnx")
+        self.threads = threads or torch.get_num_threads()
+        self.sessions: dict[tuple[int, int], object] = {}
+        self.max_abs_diff: float | None = None
+        self.fallback = TorchEncoder(backbone) if fallback else None
+        self.failed = False
+
+    def model_path(self, height: int, width: int) -> Path:
+        from .backbone import get_spec
+        b = self.backbone
+        weights = get_spec(b.name).weights.rsplit(".", 1)[-1]
+        pooling = "global" if b.pooling == "global" else f"grid{b.grid}"
+        return self.model_dir / f"{b.name}-{weights}-{pooling}-{height}x{width}.onnx"
+
+    def session(self, height: int, width: int):
+        if (height, width) not in self.sessions:
+            path = self.model_path(height, width)
+            if not path.is_file():
+                self.export(path, height, width)
+            self.sessions[(height, width)] = self.open(path)
+            self.max_abs_diff = self.check(height, width)
+        return self.sessions[(height, width)]
+
+    def export(self, path: Path, height: int, width: int) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.onnx")
+        example = torch.zeros(2, height, width, 3, dtype=torch.uint8)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(FramesModule(self.backbone), (example,), str(tmp), input_names=["frames"],
+                              output_names=["features"], opset_version=17, dynamo=False,
+                              dynamic_axes={"frames": {0: "n"}, "features": {0: "n"}})
+        os.replace(tmp, path)
+
+    def open(self, path: Path):
+        import onnxruntime as ort
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = self.threads
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+
+    def check(self, height: int, width: int) -> float:
+        """Max abs difference from PyTorch on a random batch; raise if it is too large."""
+        frames = torch.randint(0, 256, (2, height, width, 3), dtype=torch.uint8,
+                               generator=torch.Generator().manual_seed(0)).numpy()
+        with torch.inference_mode():
+            expected = self.backbone.forward_frames(torch.from_numpy(frames)).numpy()
+        diff = float(np.abs(self(frames) - expected).max())
+        if diff > ONNX_TOLERANCE:
+            raise RuntimeError(f"ONNX trunk {self.model_path(height, width)} differs from PyTorch by "
+                               f"{diff:.2e} (> {ONNX_TOLERANCE}); delete it to export again")
+        return diff
+
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        if self.failed:
+            return self.fallback(frames)
+        try:
+            session = self.session(frames.shape[1], frames.shape[2])
+        except Exception as exc:   # export or check failed: PyTorch still works
+            if self.fallback is None:
+                raise
+            warnings.warn(f"ONNX Runtime unavailable for {self.backbone.name} ({exc}); using PyTorch")
+            self.failed = True
+            return self.fallback(frames)
+        return session.run(None, {"frames": np.ascontiguousarray(frames)})[0]
+
+
+def make_encoder(backbone: Backbone, runtime: str = "auto"):
+    """The frame encoder for `backbone`: `(N, H, W, 3)` uint8 -> `(N, S, D)` float32 numpy.
+
+    `torch` runs the module (GPUs, fallback); `onnx` runs the exported trunk under
+    ONNX Runtime (fastest on CPU); `auto` picks ONNX on a machine without CUDA when
+    onnxruntime is installed, and falls back to PyTorch with a warning if it fails.
     """
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime {runtime!r}; choose one of {', '.join(RUNTIMES)}")
-    return TorchEncoder(backbone, "cuda" if torch.cuda.is_available() else "cpu")
+    if runtime == "torch" or (runtime == "auto" and torch.cuda.is_available()):
+        return TorchEncoder(backbone, "cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        return OnnxEncoder(backbone, fallback=runtime == "auto")
+    except ImportError:
+        if runtime == "onnx":
+            raise ImportError("runtime 'onnx' needs onnxruntime: pip install onnxruntime") from None
+        return TorchEncoder(backbone)
 
 
 @dataclass
@@ -156,7 +257,7 @@ class FeatureExtractor:
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         """`(n, crop, crop, 3)` uint8 -> `(n, S, D)` float32, in backbone batches."""
-        parts = [self.encoder(self.preprocess.normalize(frames[i:i + self.batch_size]))
+        parts = [self.encoder(frames[i:i + self.batch_size])
                  for i in range(0, len(frames), self.batch_size)]
         return np.concatenate(parts)
 

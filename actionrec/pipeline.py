@@ -23,7 +23,7 @@ from .config import Config, dump_config
 from .datasets import DatasetSplit, VideoItem, load_dataset
 from .errors import DatasetError
 from .evaluation import classification_metrics, per_class_table, plot_confusion, write_json
-from .features import FeatureCache, FeatureExtractor, TorchEncoder, cache_key
+from .features import FeatureCache, FeatureExtractor, cache_key, make_encoder
 from .training import clip_means, fit_baseline, fit_head
 from .transforms import Preprocess
 
@@ -51,9 +51,10 @@ class FeatureSource:
 
     @classmethod
     def create(cls, backbone: Backbone, preprocess: Preprocess, sample_fps: float, cache_dir: str | Path,
-               batch_size: int = 32, reader: str = "auto") -> "FeatureSource":
+               batch_size: int = 32, reader: str = "auto", runtime: str = "auto") -> "FeatureSource":
         cache = FeatureCache(cache_dir, cache_key(backbone, preprocess, sample_fps))
-        extractor = FeatureExtractor(TorchEncoder(backbone), preprocess, sample_fps, batch_size, reader)
+        extractor = FeatureExtractor(make_encoder(backbone, runtime), preprocess, sample_fps,
+                                     batch_size, reader)
         return cls(backbone, preprocess, cache, extractor)
 
     def ensure(self, items: list[VideoItem], what: str, progress: bool = True) -> list[VideoItem]:
@@ -78,7 +79,7 @@ def feature_source(cfg: Config) -> FeatureSource:
     backbone = Backbone(b.name, b.pooling, b.grid)
     preprocess = Preprocess.for_backbone(b.name, b.resize_size, b.crop_size, b.resize_mode)
     return FeatureSource.create(backbone, preprocess, cfg.sampling.fps, cfg.cache.dir, b.batch_size,
-                                cfg.data.reader)
+                                cfg.data.reader, b.runtime)
 
 
 def load_split(data_root: str | Path, cfg: Config) -> DatasetSplit:
@@ -185,7 +186,8 @@ def evaluate(bundle_path: str | Path, data_root: str | Path, cfg: Config, fold: 
     split = load_split(data_root, replace(cfg, data=data_cfg))
     items = relabel(split, bundle, data_root)
     source = FeatureSource.create(bundle.build_backbone(), bundle.preprocess, bundle.sampling["fps"],
-                                  cfg.cache.dir, cfg.backbone.batch_size, cfg.data.reader)
+                                  cfg.cache.dir, cfg.backbone.batch_size, cfg.data.reader,
+                                  cfg.backbone.runtime)
     items = source.ensure(items, "test", progress)
     metrics = score(bundle, source.cache, items)
     metrics["skipped"] = source.last_report.failed

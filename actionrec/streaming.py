@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from .bundle import Bundle
-from .features import TorchEncoder
+from .features import make_encoder
 
 
 @dataclass
@@ -79,7 +79,7 @@ class StreamingRecognizer:
                  topk: int = 3):
         self.bundle, self.head = bundle, bundle.head.eval()
         self.preprocess = bundle.preprocess
-        self.encoder = encoder or TorchEncoder(bundle.build_backbone())
+        self.encoder = encoder or make_encoder(bundle.build_backbone())
         self.window = int(bundle.sampling["clip_steps"])
         self.gate = FrameGate(float(bundle.sampling["fps"]) / stream_stride(bundle))
         self.smoothing, self.threshold, self.topk = max(1, smoothing), threshold, topk
@@ -109,7 +109,7 @@ class StreamingRecognizer:
 
     def encode(self, frame: np.ndarray) -> torch.Tensor:
         """`(H, W, 3)` uint8 -> `(1, 1, S, D)`, rounded through float16 like the cache."""
-        feats = self.encoder(self.preprocess(frame[None]))
+        feats = self.encoder(self.preprocess(frame[None]))   # (1, S, D)
         return torch.from_numpy(feats.astype(np.float16).astype(np.float32))[None]
 
     @torch.no_grad()

@@ -1,9 +1,10 @@
-"""Frame preprocessing built from the backbone weights' own size, mean and std.
+"""Frame preprocessing built from the backbone weights' own sizes.
 
 `Preprocess` turns decoded frames `(N, H, W, 3)` uint8 RGB into the backbone's input
-`(N, 3, crop, crop)` float32, normalised. Resizing happens on uint8 with OpenCV
-(area filter when shrinking, bilinear when enlarging) before any float conversion,
-so the expensive part touches the fewest bytes.
+`(N, crop, crop, 3)` uint8 RGB. Resizing happens on uint8 with OpenCV (area filter
+when shrinking, bilinear when enlarging); the float conversion and normalisation
+(the weights' mean and std, recorded here for the bundle) happen inside the
+backbone, in one pass, so frames cross no dtype round trip on the way.
 
 Modes: `center_crop` resizes the short side to `resize_size` and cuts the centre
 `crop_size` square (torchvision's eval preset); `squash` resizes the whole frame to
@@ -17,7 +18,6 @@ from dataclasses import asdict, dataclass
 
 import cv2
 import numpy as np
-import torch
 
 from .backbone import get_weights
 
@@ -60,13 +60,6 @@ class Preprocess:
         """`(N, H, W, 3) uint8 -> (N, crop, crop, 3) uint8`."""
         return np.stack([self.resize_frame(f) for f in frames])
 
-    def normalize(self, frames: np.ndarray) -> torch.Tensor:
-        """`(N, crop, crop, 3) uint8 -> (N, 3, crop, crop) float32`, normalised."""
-        x = torch.from_numpy(np.ascontiguousarray(frames)).permute(0, 3, 1, 2).float()
-        mean = torch.tensor(self.mean).view(1, 3, 1, 1) * 255.0
-        std = torch.tensor(self.std).view(1, 3, 1, 1) * 255.0
-        return ((x - mean) / std).contiguous()
-
-    def __call__(self, frames: np.ndarray) -> torch.Tensor:
-        """`(N, H, W, 3) uint8 RGB -> (N, 3, crop, crop) float32`."""
-        return self.normalize(self.resize_frames(frames))
+    def __call__(self, frames: np.ndarray) -> np.ndarray:
+        """`(N, H, W, 3) uint8 RGB -> (N, crop, crop, 3) uint8 RGB`, the backbone's input."""
+        return self.resize_frames(frames)

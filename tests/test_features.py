@@ -48,7 +48,7 @@ def test_cached_features_equal_the_backbone_on_the_timeline_frames(backbone, tmp
         frames = reader.get_frames(steps)
     assert feats.shape == (len(steps), 1, 1280) and feats.dtype == np.float16
     with torch.inference_mode():
-        direct = backbone.forward_frames(Preprocess(64, 64, "squash")(frames)).numpy()
+        direct = backbone.forward_frames(torch.from_numpy(Preprocess(64, 64, "squash")(frames))).numpy()
     np.testing.assert_allclose(feats.astype(np.float32), direct, rtol=1e-2, atol=1e-2)
 
 
@@ -99,3 +99,32 @@ def test_unreadable_video_is_reported_and_the_rest_extracted(backbone, tmp_path)
     assert sorted(report.extracted) == sorted(map(str, paths))
     assert set(report.failed) == {str(broken), str(empty)}
     assert all(report.failed.values())
+
+
+def test_onnx_encoder_matches_pytorch_and_is_reused(backbone, tmp_path):
+    from actionrec.features import OnnxEncoder
+    grid = Backbone("mobilenet_v2", pooling="grid", grid=3)
+    enc = OnnxEncoder(grid, model_dir=tmp_path / "onnx")
+    frames = np.random.default_rng(0).integers(0, 256, (3, 128, 128, 3), dtype=np.uint8)
+    with torch.inference_mode():
+        expected = grid.forward_frames(torch.from_numpy(frames)).numpy()
+    got = enc(frames)
+    diff = float(np.abs(got - expected).max())
+    print(f"ONNX vs PyTorch max abs difference: {diff:.2e} (self-check {enc.max_abs_diff:.2e})")
+    assert got.shape == (3, 9, 1280) and diff < 1e-3
+    exported = list((tmp_path / "onnx").glob("*.onnx"))
+    assert [p.name for p in exported] == ["mobilenet_v2-IMAGENET1K_V1-grid3-128x128.onnx"]
+    mtime = exported[0].stat().st_mtime_ns
+    OnnxEncoder(grid, model_dir=tmp_path / "onnx")(frames)      # a second encoder reuses the file
+    assert exported[0].stat().st_mtime_ns == mtime
+
+
+def test_auto_runtime_falls_back_to_pytorch_when_onnx_breaks(backbone, tmp_path):
+    from actionrec.features import OnnxEncoder
+    enc = OnnxEncoder(backbone, model_dir=tmp_path / "onnx", fallback=True)
+    enc.export = lambda *a: (_ for _ in ()).throw(RuntimeError("exporter exploded"))
+    frames = np.random.default_rng(0).integers(0, 256, (2, 64, 64, 3), dtype=np.uint8)
+    with pytest.warns(UserWarning, match="exporter exploded"):
+        got = enc(frames)
+    with torch.inference_mode():
+        np.testing.assert_allclose(got, backbone.forward_frames(torch.from_numpy(frames)).numpy(), atol=1e-5)

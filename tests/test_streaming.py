@@ -15,8 +15,9 @@ class FakeEncoder:
         self.proj = torch.randn(3, cells * dim, generator=g)
         self.cells, self.dim = cells, dim
 
-    def __call__(self, x):
-        return (x.mean(dim=(2, 3)) @ self.proj).view(len(x), self.cells, self.dim).numpy()
+    def __call__(self, x):          # (N, H, W, 3) uint8
+        mean = torch.from_numpy(x).float().mean(dim=(1, 2)) / 255
+        return (mean @ self.proj).view(len(x), self.cells, self.dim).numpy()
 
 
 def make_bundle(deltas=False, clip_steps=4, fps=5.0, stream_stride=1):
