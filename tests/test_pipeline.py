@@ -40,3 +40,26 @@ def test_cli_train_and_evaluate(tiny_ucf, tmp_path, capsys):
     assert main(["evaluate", "--bundle", str(out), "--data", str(tiny_ucf), "--fold", "3", "--quiet",
                  *sets]) == 2
     assert "fold" in capsys.readouterr().err
+
+
+def test_training_skips_unreadable_videos_and_names_them(tiny_ucf, tmp_path):
+    import shutil
+    data = tmp_path / "UCF"
+    shutil.copytree(tiny_ucf, data)
+    bad = data / "grow" / "v_grow_g03_c01.avi"         # a training video (group 1 is test)
+    bad.write_bytes(b"\x00" * 100)
+    cfg = shrunk_config(tmp_path)
+    with pytest.warns(UserWarning, match=r"v_grow_g03_c01\.avi"):
+        result = train(data, cfg, tmp_path / "b.safetensors", progress=False)
+    assert str(bad) in result.skipped
+    assert load_bundle(result.bundle).class_names == ["grow", "shrink"]
+
+
+def test_wandb_logs_offline_without_an_account(tiny_ucf, tmp_path, monkeypatch):
+    for var in ("WANDB_API_KEY", "WANDB_MODE"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))           # no ~/.netrc with a wandb key
+    cfg = shrunk_config(tmp_path, "logging.wandb=auto", "train.epochs=1")
+    result = train(tiny_ucf, cfg, tmp_path / "b.safetensors", progress=False)
+    runs = list((result.run_dir / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1 and any(runs[0].rglob("*.wandb"))
