@@ -74,6 +74,7 @@ class TrainConfig:
     num_workers: int = 0
     accelerator: str = "auto"
     devices: Any = "auto"
+    strategy: str = "auto"      # e.g. ddp (torchrun / multi-GPU), ddp_spawn (one command, CPU or GPU)
     baseline_epochs: int = 200
 
 

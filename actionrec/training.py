@@ -179,7 +179,7 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
                                      monitor="val/acc", mode="max", save_top_k=1, save_last=True)
         callbacks += [checkpoint, EarlyStopping(monitor="val/acc", mode="max",
                                                 patience=t.early_stop_patience)]
-    trainer = L.Trainer(max_epochs=t.epochs, accelerator=t.accelerator, devices=t.devices,
+    trainer = L.Trainer(max_epochs=t.epochs, accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
                         gradient_clip_val=t.grad_clip, callbacks=callbacks, logger=make_loggers(cfg, run_dir),
                         enable_progress_bar=cfg.logging.progress_bar, enable_model_summary=False,
                         default_root_dir=run_dir, log_every_n_steps=1, deterministic=False)
@@ -191,14 +191,24 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     seconds = time.perf_counter() - start
     best = None
     if checkpoint is not None and checkpoint.best_model_path:
-        state = torch.load(checkpoint.best_model_path, map_location="cpu", weights_only=True)["state_dict"]
-        module.head.load_state_dict({k.removeprefix("head."): v for k, v in state.items()})
-        best = float(checkpoint.best_model_score)
+        best = load_best(module, checkpoint.best_model_path)
     finish_loggers(trainer)
     clips = len(train_items) * trainer.current_epoch
     return FitResult(module.head.cpu().eval(), best, trainer.current_epoch, seconds,
                      clips / seconds if seconds else 0.0,
                      checkpoint.best_model_path if checkpoint is not None else None)
+
+
+def load_best(module: HeadModule, path: str) -> float | None:
+    """Load the best checkpoint's head weights (weights only, no pickle); return its
+    validation accuracy. Read from the file, since spawned DDP workers do not hand
+    the score back to the launching process."""
+    ckpt = torch.load(path, map_location="cpu", weights_only=True)
+    module.head.load_state_dict({k.removeprefix("head."): v for k, v in ckpt["state_dict"].items()})
+    for key, state in ckpt.get("callbacks", {}).items():
+        if key.startswith("ModelCheckpoint") and state.get("best_model_score") is not None:
+            return float(state["best_model_score"])
+    return None
 
 
 def finish_loggers(trainer: L.Trainer) -> None:

@@ -63,3 +63,14 @@ def test_wandb_logs_offline_without_an_account(tiny_ucf, tmp_path, monkeypatch):
     result = train(tiny_ucf, cfg, tmp_path / "b.safetensors", progress=False)
     runs = list((result.run_dir / "wandb").glob("offline-run-*"))
     assert len(runs) == 1 and any(runs[0].rglob("*.wandb"))
+
+
+def test_training_runs_under_ddp_with_two_cpu_processes(tiny_ucf, tmp_path):
+    """The same code under Lightning's DDP (gloo backend, 2 processes on CPU)."""
+    cfg = shrunk_config(tmp_path, "train.accelerator=cpu", "train.devices=2", "train.strategy=ddp_spawn",
+                        "train.epochs=2")
+    result = train(tiny_ucf, cfg, tmp_path / "ddp.safetensors", progress=False)
+    bundle = load_bundle(result.bundle)
+    assert bundle.class_names == ["grow", "shrink"]
+    assert result.best_val_acc is not None
+    assert (result.run_dir / "csv" / "metrics.csv").read_text().count("\n") >= 2
