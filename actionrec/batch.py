@@ -1,0 +1,487 @@
+"""Batch labelling: many videos -> one results file, one row per video.
+
+A thin front end over `streaming.StreamingRecognizer`: each video's timeline frames
+(at the bundle's step rate) are decoded in chunks and pushed with their media
+timestamps into a fresh recognizer, so a file gets the predictions a live stream of
+it would get. The video label is the mean of the per-window probabilities.
+
+The results file (`.csv` or `.jsonl`) is append-only: every row is one complete line,
+written with a single write, flushed and fsynced. A re-run resumes it: a trailing
+partial line (an interrupted write) is cut off, videos that already have a row
+without error are skipped, and videos whose row had an error are tried again. When a
+path has several rows, the latest one is its outcome.
+"""
+
+from __future__ import annotations
+
+import csv
+import glob
+import io
+import json
+import multiprocessing
+import os
+import warnings
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Iterable, Iterator
+
+import cv2
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from .bundle import Bundle, load_bundle
+from .datasets import VIDEO_EXTENSIONS, _walk_videos
+from .errors import ActionRecError, VideoReadError
+from .features import make_encoder
+from .overlay import draw_prediction
+from .sampling import timeline_indices
+from .streaming import Prediction, StreamingRecognizer, stream_stride
+from .video_io import VideoReader, open_video
+
+DECODE_CHUNK = 64          # frames decoded at once: bounds memory on long videos
+MIN_SEGMENT_STEPS = 2      # shorter label runs are merged into a neighbour
+LIST_SUFFIXES = (".txt", ".lst")
+RESULT_SUFFIXES = (".csv", ".jsonl")
+COLUMNS = ["path", "label", "score", "topk", "duration", "frames", "steps", "error"]
+JSON_COLUMNS = ("topk", "segments")   # JSON-encoded in CSV cells
+
+
+class ResultsFileError(ActionRecError, ValueError):
+    """The results file has an unsupported extension or does not fit this run."""
+
+
+# ---------------------------------------------------------------- inputs
+
+def expand_inputs(inputs: Iterable[str | Path]) -> list[Path]:
+    """Video files from files, folders (recursive), globs and `.txt`/`.lst` list files.
+
+    Order: inputs in the order given, each one's matches sorted; a video reached twice
+    (same resolved path) is kept once. Inputs that match nothing are left out; see
+    `find_videos` for them.
+    """
+    return find_videos(inputs)[0]
+
+
+def find_videos(inputs: Iterable[str | Path]) -> tuple[list[Path], dict[str, str]]:
+    """`expand_inputs`, plus `{input: why it matches nothing}` for the inputs that do not."""
+    videos, misses, seen = [], {}, set()
+    for item in map(str, inputs):
+        found, list_misses = _expand_one(item)
+        misses.update(list_misses)
+        if not found and not list_misses:
+            misses[item] = _why_nothing(item)
+        for path in found:
+            key = os.path.realpath(path)
+            if key not in seen:
+                seen.add(key)
+                videos.append(path)
+    return videos, misses
+
+
+def _expand_one(item: str, list_entry: bool = False) -> tuple[list[Path], dict[str, str]]:
+    """One input -> (videos, misses of a list file's entries). Entries of a list file
+    are expanded like inputs, except that they are never list files themselves."""
+    path = Path(item)
+    if path.is_dir():
+        return _walk_videos(path), {}
+    if path.is_file() and path.suffix.lower() in LIST_SUFFIXES and not list_entry:
+        return _expand_list(path)
+    if path.exists() or not glob.has_magic(item):
+        return [path] if path.exists() else [], {}
+    return _expand_glob(item), {}
+
+
+def _expand_glob(pattern: str) -> list[Path]:
+    """Video files matched by a glob (`**` recurses); matched folders are walked."""
+    found = []
+    for match in sorted(glob.glob(pattern, recursive=True)):
+        path = Path(match)
+        if path.is_dir():
+            found.extend(_walk_videos(path))
+        elif path.is_file() and path.name.lower().endswith(VIDEO_EXTENSIONS):
+            found.append(path)
+    return found
+
+
+def _expand_list(list_file: Path) -> tuple[list[Path], dict[str, str]]:
+    """Entries of a list file, one per line, relative to its folder; blank and `#` lines skipped."""
+    found, misses = [], {}
+    for line in list_file.read_text(encoding="utf-8").splitlines():
+        entry = line.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        full = str(list_file.parent / entry)
+        videos, _ = _expand_one(full, list_entry=True)
+        found.extend(videos)
+        if not videos:
+            misses[full] = f"{_why_nothing(full)} (listed in {list_file})"
+    return found, misses
+
+
+def _why_nothing(item: str) -> str:
+    path = Path(item)
+    if path.is_dir():
+        return f"folder holds no videos ({', '.join(VIDEO_EXTENSIONS)})"
+    if path.is_file():
+        return "list file names no videos"
+    if glob.has_magic(item):
+        return "pattern matches no video file"
+    return "no such file"
+
+
+# ---------------------------------------------------------------- one video
+
+def step_rate(bundle: Bundle) -> float:
+    """Streaming steps per second: `sampling.fps / stream_stride`."""
+    return float(bundle.sampling["fps"]) / stream_stride(bundle)
+
+
+def make_recognizer(bundle: Bundle, cfg) -> StreamingRecognizer:
+    """The recognizer `cfg` describes (encoder runtime, smoothing, threshold, overlay top-k)."""
+    encoder = make_encoder(bundle.build_backbone(), cfg.backbone.runtime)
+    return StreamingRecognizer(bundle, encoder, smoothing=cfg.stream.smoothing,
+                               threshold=cfg.stream.threshold, topk=cfg.stream.topk)
+
+
+def label_video(path: str | Path, recognizer: StreamingRecognizer, topk: int = 3,
+                segments: bool = False, annotate_dir: str | Path | None = None,
+                reader: str = "auto") -> dict:
+    """Label one video; a row dict, with `error` set (and no label) when it cannot be read.
+
+    The recognizer is reset, then fed the video's timeline frames at the bundle's step
+    rate, each with its media timestamp `index / fps`. Video probabilities are the mean
+    of `raw_probs` over the steps that saw a full window. A video shorter than one
+    window is padded by repeating its last step until the window is full (as
+    `sampling.pad_indices` does offline), and that padded window's `raw_probs` is used.
+    With `annotate_dir`, every frame is decoded and an annotated copy is written.
+    Row: path, label, score, topk ([[name, prob], ...], `topk` long), duration (s),
+    frames, steps, error (None), and `segments` when asked (see `label_segments`).
+    """
+    recognizer.reset()
+    try:
+        with open_video(path, reader) as video:
+            preds, last_frame = _stream_video(video, recognizer, annotate_dir)
+            windows = [p for p in preds if not p.warming_up]
+            if not windows:
+                windows = [_pad_to_window(recognizer, preds[-1], last_frame)]
+    except Exception as exc:   # one bad video is a row with its reason, not the end of the run
+        return error_row(path, _reason(exc), segments)
+    probs = np.mean([p.raw_probs for p in windows], axis=0)
+    row = video_row(path, probs, recognizer.bundle.class_names, topk)
+    row.update(duration=round(video.duration, 3), frames=video.num_frames, steps=len(preds))
+    if segments:
+        row["segments"] = label_segments(preds, video.duration, recognizer.bundle.class_names)
+    return row
+
+
+def _stream_video(video: VideoReader, recognizer: StreamingRecognizer,
+                  annotate_dir: str | Path | None) -> tuple[list[Prediction], np.ndarray]:
+    """Push the timeline frames (every frame when annotating) in chunks of `DECODE_CHUNK`.
+    Returns the step predictions and the last frame taken as a step, `(H, W, 3)` uint8."""
+    if annotate_dir is None:
+        indices, copy = timeline_indices(video.num_frames, video.fps, step_rate(recognizer.bundle)), None
+    else:
+        indices, copy = np.arange(video.num_frames), AnnotatedCopy(video, annotate_dir)
+    preds, last_frame = [], None
+    with copy if copy is not None else nullcontext():
+        for start in range(0, len(indices), DECODE_CHUNK):
+            chunk = indices[start:start + DECODE_CHUNK]
+            for index, frame in zip(chunk.tolist(), video.get_frames(chunk)):
+                pred = recognizer.push(frame, index / video.fps)
+                if pred is not None:
+                    preds.append(pred)
+                    last_frame = frame
+                if copy is not None:
+                    copy.write(frame, preds[-1])
+    return preds, last_frame
+
+
+def _pad_to_window(recognizer: StreamingRecognizer, last: Prediction, frame: np.ndarray) -> Prediction:
+    """Repeat the last step (same frame, one step period later each time) until the first
+    window is full; its prediction is the offline clip padded with its last step."""
+    period, pred = 1.0 / step_rate(recognizer.bundle), last
+    for _ in range(2 * recognizer.window):
+        if not pred.warming_up:
+            return pred
+        pred = recognizer.push(frame, pred.timestamp + period) or pred
+    raise RuntimeError(f"padding did not fill a {recognizer.window}-step window")
+
+
+def video_row(path: str | Path, probs: np.ndarray, class_names: list[str], topk: int) -> dict:
+    """The label, score and top-k of video probabilities `(K,)` float."""
+    order = np.argsort(probs)[::-1][:topk]
+    return {"path": str(path), "label": class_names[order[0]], "score": round(float(probs[order[0]]), 6),
+            "topk": [[class_names[i], round(float(probs[i]), 6)] for i in order],
+            "duration": None, "frames": None, "steps": None, "error": None}
+
+
+def error_row(path: str | Path, reason: str, segments: bool = False) -> dict:
+    row = {"path": str(path), "label": None, "score": None, "topk": None, "duration": None,
+           "frames": None, "steps": None, "error": " ".join(reason.split())}
+    if segments:
+        row["segments"] = None
+    return row
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, VideoReadError):
+        return exc.reason
+    return f"{type(exc).__name__}: {exc}"
+
+
+# ---------------------------------------------------------------- segments
+
+def label_segments(preds: list[Prediction], duration: float, class_names: list[str],
+                   min_steps: int = MIN_SEGMENT_STEPS) -> list[dict]:
+    """The label timeline: runs of consecutive steps with the same smoothed label.
+
+    `label` None (null) is "no action" (below threshold, or the first window still
+    filling). Runs shorter than `min_steps` are merged into a neighbour. Segments
+    tile `[0, duration]`: each ends where the next starts. `score` is the mean
+    smoothed probability of the segment's label (of the top class for null).
+    """
+    runs: list[list] = []   # [label, [Prediction, ...]]
+    for pred in preds:
+        if runs and runs[-1][0] == pred.label:
+            runs[-1][1].append(pred)
+        else:
+            runs.append([pred.label, [pred]])
+    runs = merge_short_runs(runs, min_steps)
+    starts = [0.0] + [steps[0].timestamp for _, steps in runs[1:]]
+    ends = starts[1:] + [duration]
+    return [{"start": round(start, 3), "end": round(end, 3), "label": label,
+             "score": _segment_score(steps, label, class_names)}
+            for (label, steps), start, end in zip(runs, starts, ends)]
+
+
+def merge_short_runs(runs: list[list], min_steps: int) -> list[list]:
+    """Fold `[label, steps]` runs shorter than `min_steps` into the previous run (the
+    first one into the next), joining neighbours that end up with the same label."""
+    merged: list[list] = []
+    for label, steps in runs:
+        if merged and (len(steps) < min_steps or merged[-1][0] == label):
+            merged[-1][1].extend(steps)
+        else:
+            merged.append([label, list(steps)])
+    if len(merged) > 1 and len(merged[0][1]) < min_steps:
+        first = merged.pop(0)
+        merged[0][1][:0] = first[1]
+    return merged
+
+
+def _segment_score(steps: list[Prediction], label: str | None, class_names: list[str]) -> float:
+    if label is None:
+        return round(float(np.mean([p.score for p in steps])), 6)
+    k = class_names.index(label)
+    return round(float(np.mean([p.probs[k] for p in steps])), 6)
+
+
+# ---------------------------------------------------------------- annotated copies
+
+class AnnotatedCopy:
+    """`DIR/<stem>.labelled.mp4` (mp4v, the source fps), written under a temporary name
+    and renamed when complete; removed when the video fails part way."""
+
+    def __init__(self, video: VideoReader, out_dir: str | Path):
+        self.target = Path(out_dir) / f"{Path(video.path).stem}.labelled.mp4"
+        self.tmp = self.target.with_name(f".{self.target.stem}.{os.getpid()}.tmp.mp4")
+        self.size, self.fps = (video.width, video.height), video.fps
+        self.writer = None
+
+    def __enter__(self) -> "AnnotatedCopy":
+        self.target.parent.mkdir(parents=True, exist_ok=True)
+        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self.size)
+        if not self.writer.isOpened():
+            raise OSError(f"{self.tmp}: OpenCV cannot write an mp4v video here")
+        return self
+
+    def write(self, frame: np.ndarray, pred: Prediction) -> None:
+        """Draw `pred` on a copy of `(H, W, 3)` uint8 RGB `frame` and append it."""
+        self.writer.write(cv2.cvtColor(draw_prediction(frame.copy(), pred), cv2.COLOR_RGB2BGR))
+
+    def __exit__(self, exc_type, *exc) -> None:
+        self.writer.release()
+        if exc_type is None:
+            os.replace(self.tmp, self.target)
+        else:
+            self.tmp.unlink(missing_ok=True)
+
+
+# ---------------------------------------------------------------- results file
+
+class ResultsFile:
+    """Append-only `.csv` or `.jsonl` results, resumable after an interruption.
+
+    `resume()` cuts a trailing partial line, reads the rows and remembers which paths
+    are done (a row without error); `append(row)` writes one complete line with a
+    single write, then flush and fsync.
+    """
+
+    def __init__(self, path: str | Path, segments: bool = False):
+        self.path = Path(path)
+        self.format = self.path.suffix.lower()
+        if self.format not in RESULT_SUFFIXES:
+            allowed = ", ".join(RESULT_SUFFIXES)
+            raise ResultsFileError(f"{self.path}: unsupported results file extension "
+                                   f"{self.path.suffix or '(none)'!r}; use one of {allowed}")
+        self.columns = COLUMNS + (["segments"] if segments else [])
+        self.done: set[str] = set()
+
+    def resume(self) -> int:
+        """Prepare the file for appending; the number of rows it already holds."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            rows = self._read_rows(_cut_partial_line(self.path)) if self.path.exists() else []
+        except OSError as exc:
+            raise ResultsFileError(f"{self.path}: cannot resume this results file ({exc.strerror})") from exc
+        self.done = {os.path.realpath(row["path"]) for row in rows if not row.get("error")}
+        if self.format == ".csv" and not (self.path.exists() and self.path.stat().st_size):
+            self._write(self._csv_line(self.columns))
+        return len(rows)
+
+    def is_done(self, video: str | Path) -> bool:
+        return os.path.realpath(video) in self.done
+
+    def append(self, row: dict) -> None:
+        if self.format == ".jsonl":
+            self._write(json.dumps(row) + "\n")
+        else:
+            self._write(self._csv_line([_csv_cell(row.get(c), c) for c in self.columns]))
+
+    def _write(self, line: str) -> None:
+        data = line.encode("utf-8")
+        with open(self.path, "ab", buffering=0) as f:
+            written = f.write(data)
+            while written < len(data):      # a regular file takes it in one go; be sure
+                written += f.write(data[written:])
+            os.fsync(f.fileno())
+
+    @staticmethod
+    def _csv_line(values: list) -> str:
+        buffer = io.StringIO()
+        csv.writer(buffer, lineterminator="\n").writerow(values)
+        return buffer.getvalue()
+
+    def _read_rows(self, text: str) -> list[dict]:
+        if self.format == ".jsonl":
+            return _parse_jsonl(text, self.path)
+        lines = list(csv.reader(io.StringIO(text)))
+        if lines and lines[0] != self.columns:
+            raise ResultsFileError(f"{self.path}: has columns {','.join(lines[0])}; this run writes "
+                                   f"{','.join(self.columns)} (--segments must match): use another --out")
+        return [dict(zip(lines[0], values)) for values in lines[1:] if values]
+
+
+def _cut_partial_line(path: Path) -> str:
+    """Truncate `path` after its last newline (dropping an interrupted row); the text kept."""
+    data = path.read_bytes()
+    keep = data.rfind(b"\n") + 1
+    if keep < len(data):
+        os.truncate(path, keep)
+    return data[:keep].decode("utf-8", errors="replace")
+
+
+def _parse_jsonl(text: str, path: Path) -> list[dict]:
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            rows.append(json.loads(line))
+        except json.JSONDecodeError:
+            warnings.warn(f"{path}:{number}: not a JSON row; ignored (its video is labelled again)")
+    return rows
+
+
+def _csv_cell(value, column: str) -> str:
+    if value is None:
+        return ""
+    return json.dumps(value) if column in JSON_COLUMNS else str(value)
+
+
+# ---------------------------------------------------------------- running
+
+def run_label(bundle_path: str | Path, inputs: list[str], out: str | Path, cfg, topk: int = 3,
+              segments: bool = False, workers: int = 1, annotate_dir: str | Path | None = None,
+              progress: bool = True) -> int:
+    """Label every video of `inputs` into `out`, resuming it; the exit code (1 if any
+    video failed in this run, else 0). Prints a summary."""
+    if topk < 1 or workers < 1:
+        raise ResultsFileError(f"--top-k and --workers must be at least 1, got {topk} and {workers}")
+    results = ResultsFile(out, segments)
+    bundle = load_bundle(bundle_path)
+    videos, misses = find_videos(inputs)
+    results.resume()
+    todo = [v for v in videos if not results.is_done(v)]
+    options = {"topk": min(topk, len(bundle.class_names)), "segments": segments,
+               "annotate_dir": annotate_dir, "reader": cfg.data.reader}
+    failed = {}
+    for item, reason in misses.items():
+        results.append(error_row(item, reason, segments))
+        failed[item] = reason
+    rows = (_label_here(bundle, cfg, todo, options) if workers == 1
+            else _label_in_workers(bundle_path, cfg, todo, options, workers))
+    labelled = 0
+    try:
+        for row in tqdm(rows, total=len(todo), disable=not progress, unit="video", desc="labelling"):
+            results.append(row)
+            if row["error"]:
+                failed[row["path"]] = row["error"]
+            else:
+                labelled += 1
+    except KeyboardInterrupt:
+        rows.close()   # stops the workers now, not when the generator is collected
+        print(format_summary(labelled, len(videos) - len(todo), failed, results.path))
+        print("interrupted: every row written is complete; run the same command again to resume")
+        return 130
+    print(format_summary(labelled, len(videos) - len(todo), failed, results.path))
+    return 1 if failed else 0
+
+
+def _label_here(bundle: Bundle, cfg, videos: list[Path], options: dict) -> Iterator[dict]:
+    if not videos:
+        return
+    recognizer = make_recognizer(bundle, cfg)
+    for video in videos:
+        yield label_video(video, recognizer, **options)
+
+
+def _label_in_workers(bundle_path: str | Path, cfg, videos: list[Path], options: dict,
+                      workers: int) -> Iterator[dict]:
+    """Rows as they complete, from `workers` spawned processes (one bundle each)."""
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
+                             initargs=(str(bundle_path), cfg, options)) as pool:
+        futures = {pool.submit(_label_in_worker, str(video)): video for video in videos}
+        try:
+            for future in as_completed(futures):
+                try:
+                    yield future.result()
+                except Exception as exc:   # the worker itself died
+                    yield error_row(futures[future], f"worker failed: {_reason(exc)}",
+                                    options["segments"])
+        finally:
+            for future in futures:
+                future.cancel()
+
+
+_WORKER: dict = {}
+
+
+def _init_worker(bundle_path: str, cfg, options: dict) -> None:
+    torch.set_num_threads(1)
+    _WORKER["recognizer"] = make_recognizer(load_bundle(bundle_path), cfg)
+    _WORKER["options"] = options
+
+
+def _label_in_worker(video: str) -> dict:
+    return label_video(video, _WORKER["recognizer"], **_WORKER["options"])
+
+
+def format_summary(labelled: int, skipped: int, failed: dict[str, str], out: Path) -> str:
+    """`labelled N, skipped (already done) M, failed F`, then one line per failed path."""
+    lines = [f"labelled {labelled}, skipped (already done) {skipped}, failed {len(failed)}: {out}"]
+    lines += [f"  failed: {path}: {reason}" for path, reason in failed.items()]
+    return "\n".join(lines)
