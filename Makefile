@@ -19,6 +19,7 @@ demo: weights
 	$(PYTHON) -m actionrec.cli demo
 
 test: weights
+	@command -v Xvfb >/dev/null || { apt-get update -qq && apt-get install -y -qq xvfb; } >/dev/null 2>&1 || echo "note: Xvfb not installed (needs root): the live-window test will be skipped"
 	$(PYTHON) -m pytest -q
 
 test-fast: weights

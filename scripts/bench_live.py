@@ -1,0 +1,116 @@
+"""Benchmark: the live loop on a 30 fps file replayed in real time, headless.
+
+    python scripts/bench_live.py [--bundle B] [--seconds 20] [--runtime auto] [--json out.json]
+
+A generated 320x240 30 fps video is fed to `actionrec.live.run_live` with realtime
+replay: the capture thread delivers frames at 30 fps as a camera would, and drops the
+ones the loop cannot take. Measured per run: `sustained_fps` (frames the loop handled
+per second), `frames_dropped`, per-step latency (preprocess + backbone + head) p50/p95,
+`steps`, and `unpaced_fps` (the same file without realtime: every frame, as fast as
+the loop goes; its capacity). Baseline, measured in the same run on the same file:
+the same loop with `runtime=torch`. Prints JSON with the ratios (ours / baseline for
+rates, baseline / ours for latencies: above 1 is better).
+
+Without `--bundle`, a random-head bundle is built like the tests' fixture but at the
+backbone's default 224x224 input and the default head and clip length.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import tempfile
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from actionrec.bundle import load_bundle, save_bundle
+from actionrec.config import load_config
+from actionrec.features import make_encoder
+from actionrec.live import run_live
+from actionrec.model import LSTMHead
+from actionrec.synthetic import render_clip, write_video
+from actionrec.transforms import Preprocess
+
+SOURCE_FPS = 30.0
+KEYS = ("sustained_fps", "frames_dropped", "latency_ms_p50", "latency_ms_p95", "steps", "unpaced_fps")
+
+
+def make_video(folder: Path, seconds: float) -> Path:
+    frames = render_clip("turn_clockwise", np.random.default_rng(0), size=(240, 320),
+                         num_frames=int(SOURCE_FPS * seconds))
+    return write_video(folder / "live.avi", frames, SOURCE_FPS)
+
+
+def make_bundle(folder: Path) -> Path:
+    """mobilenet_v2 grid 3x3 at its default input, a random default-sized head."""
+    cfg = load_config("default")
+    torch.manual_seed(0)
+    head = {"in_dim": 1280, "num_classes": len(cfg.demo.classes), "num_cells": 9,
+            "hidden_size": cfg.head.hidden_size, "num_layers": cfg.head.num_layers, "dropout": 0.0,
+            "input_dropout": 0.0, "output_dropout": 0.0, "cell_dim": cfg.head.cell_dim, "deltas": False}
+    meta = {"backbone": {"name": "mobilenet_v2", "weights": "MobileNet_V2_Weights.IMAGENET1K_V1",
+                         "pooling": "grid", "grid": 3, "out_dim": 1280},
+            "preprocess": Preprocess.for_backbone("mobilenet_v2").to_dict(),
+            "sampling": {"fps": cfg.sampling.fps, "clip_steps": cfg.sampling.clip_steps,
+                         "train_mode": "segments", "stride": 1, "eval_clips": 1, "stream_stride": 1},
+            "head": head, "class_names": list(cfg.demo.classes), "data": {}, "training": {}}
+    return save_bundle(folder / "random224.safetensors", LSTMHead(**head).eval(), None, meta)
+
+
+def measure(bundle: Path, video: Path, runtime: str, folder: Path) -> dict:
+    """One realtime run and one unpaced run of the live loop with `runtime`."""
+    cfg = load_config("default", [f"backbone.runtime={runtime}", "logging.wandb=disabled"])
+    result = {"runtime": runtime,
+              "encoder": type(make_encoder(load_bundle(bundle).build_backbone(), runtime)).__name__}
+    for realtime in (True, False):
+        stats_path = folder / f"{runtime}-{realtime}.json"
+        code = run_live(bundle, str(video), cfg, headless=True, stats=stats_path, realtime=realtime)
+        stats = json.loads(stats_path.read_text())
+        if code != 0:
+            raise SystemExit(f"live run ({runtime}, realtime={realtime}) exited {code}: {stats['ended']}")
+        if realtime:
+            result.update(sustained_fps=stats["fps"], source_fps=stats["source_fps"],
+                          frames_processed=stats["frames_processed"], frames_dropped=stats["frames_dropped"],
+                          latency_ms_p50=stats["latency_ms_p50"], latency_ms_p95=stats["latency_ms_p95"],
+                          steps=stats["steps"])
+        else:
+            result["unpaced_fps"] = stats["fps"]
+        gc.collect()      # the run's encoder (and its ONNX Runtime threads) goes before the next
+    return result
+
+
+def ratios(ours: dict, base: dict) -> dict:
+    faster = {k: round(ours[k] / base[k], 2) for k in ("sustained_fps", "unpaced_fps") if base[k]}
+    faster.update({f"{k}_speedup": round(base[k] / ours[k], 2)
+                   for k in ("latency_ms_p50", "latency_ms_p95") if ours[k]})
+    return faster
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--bundle", help="bundle to run (default: a random-head 224x224 bundle)")
+    p.add_argument("--seconds", type=float, default=20.0, help="length of the generated video")
+    p.add_argument("--runtime", default="auto", choices=["auto", "torch", "onnx"])
+    p.add_argument("--json", help="also write the result here")
+    args = p.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        video = make_video(folder, args.seconds)
+        bundle = Path(args.bundle) if args.bundle else make_bundle(folder)
+        base = measure(bundle, video, "torch", folder)
+        ours = measure(bundle, video, args.runtime, folder)
+    result = {"source": f"320x240 {SOURCE_FPS:g} fps, {args.seconds:g} s, realtime replay",
+              "bundle": args.bundle or "random head, mobilenet_v2 grid3 224x224",
+              "torch_threads": torch.get_num_threads(), **ours, "baseline": base,
+              "ratio": ratios(ours, base)}
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text + "\n")
+
+
+if __name__ == "__main__":
+    main()
