@@ -76,6 +76,7 @@ class TrainConfig:
     devices: Any = "auto"
     strategy: str = "auto"      # e.g. ddp (torchrun / multi-GPU), ddp_spawn (one command, CPU or GPU)
     baseline_epochs: int = 200
+    resume: bool = True         # a run folder with checkpoints/last.ckpt continues from it
 
 
 @dataclass
@@ -91,6 +92,7 @@ class LoggingConfig:
     project: str = "actionrec"
     csv: bool = True
     run_dir: str = "runs"
+    run_name: str | None = None  # runs/<run_name>/, reused by a rerun; None: a new train-<time>/
     progress_bar: bool = True
 
 
@@ -208,6 +210,12 @@ def validate(cfg: Config) -> None:
         value = getattr(getattr(cfg, section), key)
         if not isinstance(value, (int, float)) or value <= 0:
             raise ConfigError(f"{section}.{key} must be a positive number, got {value!r}")
+    name = cfg.logging.run_name
+    if name is not None and (not isinstance(name, str) or not name.strip() or name in (".", "..")
+                             or "/" in name or "\\" in name):
+        raise ConfigError(f"logging.run_name must be a folder name (no '/'), got {name!r}")
+    if not isinstance(cfg.train.resume, bool):
+        raise ConfigError(f"train.resume must be true or false, got {cfg.train.resume!r}")
     for key in ("dropout", "input_dropout", "output_dropout"):
         value = getattr(cfg.head, key)
         if not 0 <= value < 1:

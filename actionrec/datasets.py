@@ -39,6 +39,9 @@ LAYOUTS = ("ucf101", "folders", "list")
 _UCF_NAME = re.compile(r"v_(.+)_g(\d+)_c(\d+)")
 _SESSION_NAME = re.compile(r".+_(s\d+)_[^_]+")
 _PATH_AND_LABEL = re.compile(r"(.*\S)\s+(\S+)")
+# `clip.avi,label` or `1;Class`: a separator other than the whitespace every file here uses.
+_PATH_WRONG_SEPARATOR = re.compile(r"(.*\.[A-Za-z0-9]{2,5})\s*([,;|])\s*([^\s,;|]+)")
+_INDEX_WRONG_SEPARATOR = re.compile(r"(\d+)\s*([,;|])\s*(.+)")
 _SHOW = 5  # how many offending entries an error message lists
 
 
@@ -306,14 +309,33 @@ def _content_lines(path: Path) -> list[tuple[int, str]]:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as e:
         raise DatasetError(f"{path}: cannot read: {e}") from e
-    lines = [(n, line.strip()) for n, line in enumerate(text.splitlines(), start=1)]
+    # Only line feeds end lines (read_text has turned CR and CRLF into them): splitlines()
+    # also splits at \v, \f, \x1c-\x1e, \x85 and \u2028, and line numbers would disagree
+    # with the user's editor.
+    lines = [(n, line.strip()) for n, line in enumerate(text.split("\n"), start=1)]
     return [(n, t) for n, t in lines if t and not t.startswith("#")]
+
+
+def _refuse_wrong_separator(pattern: re.Pattern, text: str, where: str, expected: str) -> None:
+    """Raise a `DatasetError` saying which separator is expected if `text` matches `pattern`."""
+    match = pattern.fullmatch(text)
+    if match is not None:
+        raise DatasetError(f"{where}: fields are separated by {match.group(2)!r}; expected "
+                           f"{expected} separated by whitespace (spaces or a tab), got {text!r}")
+
+
+def _refuse_repeat(seen: dict[Path, int], path: Path, text: str, where: str, lineno: int) -> None:
+    """Raise a `DatasetError` if `path` was already listed in this file; else remember it."""
+    if path in seen:
+        raise DatasetError(f"{where}: {text!r} is listed twice (first on line {seen[path]})")
+    seen[path] = lineno
 
 
 def _parse_list_file(path: Path) -> list[tuple[int, str, str]]:
     """(line number, path text, label) per `path label` line; split on the last whitespace."""
     entries = []
     for lineno, text in _content_lines(path):
+        _refuse_wrong_separator(_PATH_WRONG_SEPARATOR, text, f"{path}:{lineno}", "'<path> <class name>'")
         match = _PATH_AND_LABEL.fullmatch(text)
         if match is None:
             raise DatasetError(f"{path}:{lineno}: expected '<path> <class name>', got {text!r}")
@@ -337,13 +359,14 @@ def _read_class_names(path: Path) -> list[str]:
 def _items_from_list(list_file: Path, entries: list[tuple[int, str, str]],
                      class_index: dict[str, int], root: Path,
                      allow_outside_root: bool) -> list[VideoItem]:
-    items, missing = [], []
+    items, missing, seen = [], [], {}
     for lineno, path_text, label_text in entries:
         where = f"{list_file}:{lineno}"
         label = class_index.get(label_text)
         if label is None:
             raise DatasetError(f"{where}: unknown class {label_text!r} (known: {_preview(class_index)})")
         path = _resolve_listed(path_text, list_file.parent, root, allow_outside_root, where)
+        _refuse_repeat(seen, path, path_text, where, lineno)
         if not path.is_file():
             missing.append(f"{where}: {path_text}")
             continue
@@ -355,6 +378,8 @@ def _items_from_list(list_file: Path, entries: list[tuple[int, str, str]],
 def _resolve_listed(text: str, base: Path, root: Path, allow_outside_root: bool,
                     where: str) -> Path:
     """Absolute, resolved path of a listed video; refuse one outside `root` unless allowed."""
+    if "\x00" in text:  # no file system path holds one; os calls raise a bare ValueError
+        raise DatasetError(f"{where}: path {text!r} contains a NUL character")
     lexical = Path(os.path.normpath(os.path.join(base, text)))
     resolved = lexical.resolve()
     inside = lexical.is_relative_to(root) or resolved.is_relative_to(root.resolve())
@@ -426,6 +451,7 @@ def _read_class_ind(path: Path) -> list[str]:
         raise DatasetError(f"{path}: missing; UCF101 split folders need classInd.txt")
     names = []
     for lineno, text in _content_lines(path):
+        _refuse_wrong_separator(_INDEX_WRONG_SEPARATOR, text, f"{path}:{lineno}", "'<index> <ClassName>'")
         parts = text.split(maxsplit=1)
         if len(parts) != 2 or not parts[0].isdigit():
             raise DatasetError(f"{path}:{lineno}: expected '<index> <ClassName>', got {text!r}")
@@ -455,6 +481,7 @@ def _ucf_fold_files(split_dir: Path, fold: int) -> tuple[Path, Path]:
 
 def _ucf_entry(text: str, where: str) -> tuple[str, int | None]:
     """`Class/v_Class_gNN_cMM.avi [label]` -> (path text, 1-based label or None)."""
+    _refuse_wrong_separator(_PATH_WRONG_SEPARATOR, text, where, "'<Class>/<video> [label]'")
     match = re.fullmatch(r"(.*\S)\s+(\d+)", text)
     path_text, number = (match.group(1), int(match.group(2))) if match else (text, None)
     if len(PurePosixPath(path_text).parts) < 2:
@@ -464,7 +491,7 @@ def _ucf_entry(text: str, where: str) -> tuple[str, int | None]:
 
 def _ucf_items(list_file: Path, class_index: dict[str, int], root: Path,
                allow_outside_root: bool) -> list[VideoItem]:
-    items, missing = [], []
+    items, missing, seen = [], [], {}
     for lineno, text in _content_lines(list_file):
         where = f"{list_file}:{lineno}"
         path_text, number = _ucf_entry(text, where)
@@ -477,6 +504,7 @@ def _ucf_items(list_file: Path, class_index: dict[str, int], root: Path,
             raise DatasetError(f"{where}: label {number} does not match class folder "
                                f"{class_name!r} (index {label + 1} in classInd.txt)")
         path = _resolve_listed(path_text, root, root, allow_outside_root, where)
+        _refuse_repeat(seen, path, path_text, where, lineno)
         if not path.is_file():
             missing.append(f"{where}: {root / path_text}")
             continue
@@ -490,6 +518,7 @@ def _ucf_items(list_file: Path, class_index: dict[str, int], root: Path,
 def _load_ucf101(root: Path, split_dir: Path, fold: int, val_fraction: float, seed: int,
                  allow_outside_root: bool) -> DatasetSplit:
     names = _read_class_ind(split_dir / "classInd.txt")
+    _check_class_folders(root, names, split_dir / "classInd.txt")
     train_file, test_file = _ucf_fold_files(split_dir, fold)
     index = {n: i for i, n in enumerate(names)}
     train = _ucf_items(train_file, index, root, allow_outside_root)
@@ -497,6 +526,25 @@ def _load_ucf101(root: Path, split_dir: Path, fold: int, val_fraction: float, se
     train, val = split_train_val(train, val_fraction, seed, names)
     return DatasetSplit(names, train, val, test, "ucf101",
                         f"{UCF_SPLIT_DIR} fold {fold}; val by group split seed {seed}")
+
+
+def _check_class_folders(root: Path, names: list[str], class_ind: Path) -> None:
+    """Raise a `DatasetError` naming every class of `classInd.txt` without a folder in
+    `root` and every folder of videos in `root` that `classInd.txt` does not list."""
+    folders = {d.name for d in _class_dirs(root) if d.name != UCF_SPLIT_DIR}
+    no_folder = [n for n in names if n not in folders]
+    unlisted = sorted(n for n in folders - set(names) if _holds_videos(root / n))
+    if not no_folder and not unlisted:
+        return
+    problems = ([f"classes without a folder: {_preview(no_folder)}"] if no_folder else []) + \
+               ([f"folders of videos not in it: {_preview(unlisted)}"] if unlisted else [])
+    raise DatasetError(f"{class_ind}: disagrees with the class folders in {root}: "
+                       f"{'; '.join(problems)} (edit classInd.txt or the folders)")
+
+
+def _holds_videos(folder: Path) -> bool:
+    return any(not name.startswith(".") and name.lower().endswith(VIDEO_EXTENSIONS)
+               for _, _, files in os.walk(folder) for name in files)
 
 
 def _preview(names, limit: int = 10) -> str:

@@ -8,6 +8,9 @@ so changing any part of the key starts a fresh folder and never serves stale
 features. A video's entry is keyed by its resolved path, size and modification
 time: an edited video is extracted again. Entries are written to a temporary name
 and renamed, so an interrupted run leaves no half entry and resumes where it stopped.
+An entry is checked before it is reused (a `.npy` array, never unpickled, `(N, S, D)`
+float16, all finite): one that fails, from bit rot, an old bug or a planted file, is
+named in a warning and extracted again.
 """
 
 from __future__ import annotations
@@ -27,13 +30,14 @@ import numpy as np
 import torch
 
 from .backbone import Backbone
-from .errors import ActionRecError, VideoReadError
+from .errors import VideoReadError
 from .sampling import timeline_indices
 from .transforms import Preprocess
-from .video_io import open_video
+from .video_io import check_video_file, open_video
 
 CACHE_FORMAT = 1
 DECODE_CHUNK = 128   # timeline steps decoded at once: bounds memory on long videos
+DECODE_BUDGET = 32 * 2**20    # ... and at most this many bytes of decoded frames (1080p: 5, 4K: 1)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -62,6 +66,25 @@ class FeatureCache:
 
     def has(self, video: str | Path) -> bool:
         return self.entry(video).is_file()
+
+    def problem(self, video: str | Path) -> str | None:
+        """Why the entry of `video` cannot be used, or None when it can: it must load as a
+        plain `.npy` array (no pickle), be `(N, S, D)` float16 with N >= 1, and be finite."""
+        try:
+            feats = np.load(self.entry(video), allow_pickle=False)
+        except (OSError, ValueError, EOFError) as exc:  # truncated, garbage, object array
+            return f"unreadable: {exc}"
+        if not isinstance(feats, np.ndarray):  # an .npz archive
+            feats.close()
+            return "not a .npy array"
+        if feats.dtype != np.float16 or feats.ndim != 3 or len(feats) == 0:
+            return f"not (N, S, D) float16 features: {feats.shape} {feats.dtype}"
+        if not np.isfinite(feats).all():
+            return "contains NaN or Inf"
+        return None
+
+    def discard(self, video: str | Path) -> None:
+        self.entry(video).unlink(missing_ok=True)
 
     def load(self, video: str | Path) -> np.ndarray:
         """`(N, S, D)` float16, memory-mapped (cheap to open, read on demand)."""
@@ -235,25 +258,31 @@ class FeatureExtractor:
         self.sample_fps, self.batch_size, self.reader = sample_fps, batch_size, reader
 
     def decode_chunks(self, video: str) -> Iterator[Chunk]:
-        """Resized frames of one video's timeline, `DECODE_CHUNK` steps at a time."""
+        """Resized frames of one video's timeline, `DECODE_CHUNK` steps (and at most
+        `DECODE_BUDGET` bytes of decoded frames) at a time."""
         with open_video(video, self.reader) as reader:
             steps = timeline_indices(reader.num_frames, reader.fps, self.sample_fps)
-            for start in range(0, len(steps), DECODE_CHUNK):
-                frames = reader.get_frames(steps[start:start + DECODE_CHUNK])
-                last = start + DECODE_CHUNK >= len(steps)
+            size = max(1, min(DECODE_CHUNK, DECODE_BUDGET // (reader.width * reader.height * 3)))
+            for start in range(0, len(steps), size):
+                frames = reader.get_frames(steps[start:start + size])
+                last = start + size >= len(steps)
                 yield Chunk(video, self.preprocess.resize_frames(frames), last)
 
     def produce(self, videos: list[str], out: queue.Queue, stop: threading.Event) -> None:
-        for video in videos:
-            try:
-                for chunk in self.decode_chunks(video):
-                    if stop.is_set():
+        """Decode `videos` into `out`, then None. A video that fails in any way becomes one
+        error chunk naming it; the sentinel is always sent, so `run` never waits forever."""
+        try:
+            for video in videos:
+                try:
+                    for chunk in self.decode_chunks(video):
+                        if not _put(out, chunk, stop):
+                            return
+                except Exception as exc:  # a bad file is reported by name, never ends the run
+                    reason = exc.reason if isinstance(exc, VideoReadError) else f"{type(exc).__name__}: {exc}"
+                    if not _put(out, Chunk(video, None, True, reason), stop):
                         return
-                    out.put(chunk)
-            except (ActionRecError, OSError, ValueError, RuntimeError) as exc:
-                reason = exc.reason if isinstance(exc, VideoReadError) else f"{type(exc).__name__}: {exc}"
-                out.put(Chunk(video, None, True, reason))
-        out.put(None)
+        finally:
+            _put(out, None, stop)
 
     def encode(self, frames: np.ndarray) -> np.ndarray:
         """`(n, crop, crop, 3)` uint8 -> `(n, S, D)` float32, in backbone batches."""
@@ -264,11 +293,10 @@ class FeatureExtractor:
     def run(self, videos: Iterable[str | Path], cache: FeatureCache,
             progress: Callable[[int], None] | None = None) -> ExtractionReport:
         """Extract every video not yet in `cache`. Unreadable videos are reported, not raised."""
-        report, todo = ExtractionReport(), []
-        for video in map(str, videos):
-            (report.reused if cache.has(video) else todo).append(video)
-        if progress and report.reused:
-            progress(len(report.reused))
+        report = ExtractionReport()
+        todo = self.plan(videos, cache, report)
+        if progress and (report.reused or report.failed):
+            progress(len(report.reused) + len(report.failed))
         chunks: queue.Queue = queue.Queue(maxsize=2)
         stop = threading.Event()
         worker = threading.Thread(target=self.produce, args=(todo, chunks, stop), daemon=True)
@@ -289,6 +317,27 @@ class FeatureExtractor:
             report.seconds = time.perf_counter() - start
         return report
 
+    @staticmethod
+    def plan(videos: Iterable[str | Path], cache: FeatureCache, report: ExtractionReport) -> list[str]:
+        """The videos to extract. Sound cache entries go to `report.reused`; missing or
+        empty files to `report.failed`; a corrupt entry is named in a warning, deleted
+        and its video extracted again."""
+        todo = []
+        for video in map(str, videos):
+            try:
+                check_video_file(video)  # it may have gone since the dataset was listed
+                cached = cache.has(video)
+            except (VideoReadError, OSError) as exc:
+                report.failed[video] = exc.reason if isinstance(exc, VideoReadError) else str(exc)
+                continue
+            if cached and (problem := cache.problem(video)) is not None:
+                warnings.warn(f"{video}: cached features {cache.entry(video)} are corrupt "
+                              f"({problem}); extracting them again", stacklevel=3)
+                cache.discard(video)
+                cached = False
+            (report.reused if cached else todo).append(video)
+        return todo
+
     def finish_video(self, chunk: Chunk, parts: list, cache: FeatureCache,
                      report: ExtractionReport) -> None:
         if chunk.error is not None:
@@ -300,6 +349,17 @@ class FeatureExtractor:
             return
         cache.save(chunk.video, features)
         report.extracted.append(chunk.video)
+
+
+def _put(out: queue.Queue, item, stop: threading.Event) -> bool:
+    """`out.put(item)` unless `stop` is set first (the consumer has gone); True if put."""
+    while not stop.is_set():
+        try:
+            out.put(item, timeout=0.1)
+            return True
+        except queue.Full:
+            pass
+    return False
 
 
 def cache_key(backbone: Backbone, preprocess: Preprocess, sample_fps: float) -> dict:

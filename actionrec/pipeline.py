@@ -30,6 +30,25 @@ from .transforms import Preprocess
 log = logging.getLogger("actionrec")
 
 
+def train_run_dir(cfg: Config) -> Path:
+    """`run_dir/<run_name>` when the config names the run (created, or reused so that a
+    rerun resumes it), else a new `run_dir/train-<time>`. The config is saved in it; a
+    different config saved there before is kept as `config.N.yaml`."""
+    if cfg.logging.run_name is None:
+        run_dir = new_run_dir(cfg.logging.run_dir, "train")
+    else:
+        run_dir = Path(cfg.logging.run_dir) / cfg.logging.run_name
+        run_dir.mkdir(parents=True, exist_ok=True)
+    saved, text = run_dir / "config.yaml", dump_config(cfg)
+    if saved.is_file() and saved.read_text() != text:
+        n = 1
+        while (run_dir / f"config.{n}.yaml").exists():
+            n += 1
+        saved.replace(run_dir / f"config.{n}.yaml")
+    saved.write_text(text)
+    return run_dir
+
+
 def new_run_dir(base: str | Path, name: str) -> Path:
     stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
     run_dir = Path(base) / f"{name}-{stamp}"
@@ -98,12 +117,12 @@ class TrainResult:
     extraction_fps: float
     train_clips_per_second: float
     skipped: dict
+    resumed_from: str | None = None
 
 
 def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = True) -> TrainResult:
     """Train a head on `data_root` and write the bundle to `out`."""
-    run_dir = new_run_dir(cfg.logging.run_dir, "train")
-    (run_dir / "config.yaml").write_text(dump_config(cfg))
+    run_dir = train_run_dir(cfg)
     split = load_split(data_root, cfg)
     log.info("dataset %s: %d classes, %d train / %d val / %d test videos (%s)", data_root,
              len(split.class_names), len(split.train), len(split.val), len(split.test), split.source)
@@ -122,7 +141,7 @@ def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = 
     meta["sampling"]["stream_stride"] = trained_step_spacing(cfg, source.cache, train_items)
     bundle = save_bundle(out, fit.head, baseline, meta)
     return TrainResult(bundle, run_dir, fit.best_val_acc, baseline_val, extraction_fps,
-                       fit.clips_per_second, skipped)
+                       fit.clips_per_second, skipped, fit.resumed_from)
 
 
 def trained_step_spacing(cfg: Config, cache: FeatureCache, items: list[VideoItem]) -> int:

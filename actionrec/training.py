@@ -3,6 +3,12 @@
 Reads as a straight sequence in `fit_head`: seed, data, model, callbacks, loggers,
 trainer, fit, best weights. The backbone is not part of the LightningModule at all:
 its features come from the cache, so the optimizer only ever sees head parameters.
+
+Resuming: every epoch writes `checkpoints/last.ckpt` in the run folder. With
+`train.resume` (the default), a run folder that already has one (a rerun with the
+same `logging.run_name` after a crash or a kill) continues from it: weights,
+optimizer, scheduler, epoch, early-stopping and best-checkpoint state. Checkpoints
+are only ever loaded with `weights_only=True` (no unpickling of arbitrary objects).
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from .config import Config
 from .datasets import VideoItem
+from .errors import ConfigError
 from .features import FeatureCache
 from .model import LSTMHead, MeanPoolBaseline
 from .sampling import eval_clips, train_clip
@@ -34,6 +41,8 @@ log = logging.getLogger(__name__)
 for _name in ("lightning.pytorch", "lightning.fabric"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\).*")
+# A resumed run writes into its own checkpoint folder again: that is the point.
+warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
 
 
 class TrainClips(Dataset):
@@ -133,10 +142,17 @@ def wandb_mode(setting: str) -> str | None:
     return "offline"
 
 
-def make_loggers(cfg: Config, run_dir: Path) -> list:
+def make_loggers(cfg: Config, run_dir: Path, resuming: bool = False) -> list:
+    """CSV (flushed every step, so a killed run keeps its rows) and wandb loggers. A
+    resumed run writes `csv/resumed-N/metrics.csv`: Lightning would delete `csv/metrics.csv`."""
     loggers = []
     if cfg.logging.csv:
-        loggers.append(L.pytorch.loggers.CSVLogger(save_dir=run_dir, name="csv", version=""))
+        n = 1
+        while resuming and (run_dir / "csv" / f"resumed-{n}").exists():
+            n += 1
+        version = f"resumed-{n}" if resuming else ""
+        loggers.append(L.pytorch.loggers.CSVLogger(save_dir=run_dir, name="csv", version=version,
+                                                   flush_logs_every_n_steps=1))
     mode = wandb_mode(cfg.logging.wandb)
     if mode is not None:
         from lightning.pytorch.loggers import WandbLogger
@@ -144,6 +160,21 @@ def make_loggers(cfg: Config, run_dir: Path) -> list:
         loggers.append(WandbLogger(project=cfg.logging.project, save_dir=str(run_dir), mode=mode,
                                    name=run_dir.name, config=cfg.to_dict()))
     return loggers
+
+
+def make_callbacks(run_dir: Path, validating: bool, patience: int) -> tuple[list, ModelCheckpoint | None]:
+    """The best checkpoint and early stopping on val/acc (when validating), and
+    `checkpoints/last.ckpt` after every epoch, to resume from (Lightning's `save_last`
+    follows only the best). Returns the callbacks and the best checkpoint callback."""
+    callbacks, best = [], None
+    if validating:
+        best = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best-{epoch:03d}",
+                               monitor="val/acc", mode="max", save_top_k=1)
+        callbacks += [best, EarlyStopping(monitor="val/acc", mode="max", patience=patience)]
+    # last in the list, so that last.ckpt holds the other callbacks' state of the same epoch
+    callbacks.append(ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last",
+                                     enable_version_counter=False))
+    return callbacks, best
 
 
 @dataclass
@@ -154,6 +185,7 @@ class FitResult:
     seconds: float
     clips_per_second: float
     checkpoint: str | None
+    resumed_from: str | None = None
 
 
 def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_items: list[VideoItem],
@@ -172,22 +204,20 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     else:
         warnings.warn("no validation videos: early stopping is off and the last epoch's weights are kept")
     module = HeadModule(head_kwargs, t.optimizer, t.lr, t.weight_decay, t.scheduler, t.epochs)
-    callbacks = []
-    checkpoint = None
-    if val_loader is not None:
-        checkpoint = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best-{epoch:03d}",
-                                     monitor="val/acc", mode="max", save_top_k=1, save_last=True)
-        callbacks += [checkpoint, EarlyStopping(monitor="val/acc", mode="max",
-                                                patience=t.early_stop_patience)]
+    callbacks, checkpoint = make_callbacks(run_dir, val_loader is not None, t.early_stop_patience)
+    resume = resume_checkpoint(run_dir, module) if t.resume else None
     trainer = L.Trainer(max_epochs=t.epochs, accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
-                        gradient_clip_val=t.grad_clip, callbacks=callbacks, logger=make_loggers(cfg, run_dir),
+                        gradient_clip_val=t.grad_clip, callbacks=callbacks,
+                        logger=make_loggers(cfg, run_dir, resuming=resume is not None),
                         enable_progress_bar=cfg.logging.progress_bar, enable_model_summary=False,
                         default_root_dir=run_dir, log_every_n_steps=1, deterministic=False)
     log.info("training the head: %s, %d device(s), %d train / %d val videos",
              type(trainer.accelerator).__name__.removesuffix("Accelerator"), trainer.num_devices,
              len(train_items), len(val_items))
+    if resume is not None:
+        log.info("resuming from %s", resume)
     start = time.perf_counter()
-    trainer.fit(module, train_loader, val_loader)
+    trainer.fit(module, train_loader, val_loader, ckpt_path=resume, weights_only=True)
     seconds = time.perf_counter() - start
     best = None
     if checkpoint is not None and checkpoint.best_model_path:
@@ -196,7 +226,35 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     clips = len(train_items) * trainer.current_epoch
     return FitResult(module.head.cpu().eval(), best, trainer.current_epoch, seconds,
                      clips / seconds if seconds else 0.0,
-                     checkpoint.best_model_path if checkpoint is not None else None)
+                     checkpoint.best_model_path if checkpoint is not None else None,
+                     str(resume) if resume is not None else None)
+
+
+def resume_checkpoint(run_dir: Path, module: HeadModule) -> Path | None:
+    """`run_dir/checkpoints/last.ckpt` if there is one to resume from, else None.
+
+    It is read with `weights_only=True` and must fit `module`: a checkpoint of another
+    head (the config changed) is a `ConfigError` naming it. An unreadable one (cut
+    short by a full disk) is kept aside as `last.unreadable.ckpt` and training starts over.
+    """
+    last = run_dir / "checkpoints" / "last.ckpt"
+    if not last.is_file():
+        return None
+    try:
+        state = torch.load(last, map_location="cpu", weights_only=True)["state_dict"]
+    except Exception as exc:  # UnpicklingError, EOFError, RuntimeError, KeyError ...
+        last.replace(last.with_name("last.unreadable.ckpt"))
+        warnings.warn(f"{last}: unreadable checkpoint ({type(exc).__name__}: {exc}); kept as "
+                      f"last.unreadable.ckpt, training from the first epoch")
+        return None
+    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    found = {k: tuple(v.shape) for k, v in state.items()}
+    if found != expected:
+        differ = sorted(k for k in expected.keys() | found.keys() if expected.get(k) != found.get(k))
+        raise ConfigError(f"{last}: cannot resume: the checkpoint's head differs from the one this "
+                          f"config builds ({', '.join(differ[:3])}); set another logging.run_name, "
+                          f"or train.resume=false to start over in this folder")
+    return last
 
 
 def load_best(module: HeadModule, path: str) -> float | None:

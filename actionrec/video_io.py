@@ -40,6 +40,22 @@ Known backend quirks (each is turned into an error rather than wrong frames)
   False), and `set(POS_FRAMES, 0)` returns True without moving, so `OpenCVReader`
   rewinds such files by reopening them.
 - Odd frame sizes: `cv2.VideoWriter` rounds them down to even (37x53 -> 36x52).
+- Corrupt frame counts (found by fuzzing): decord sizes its frame index by the count
+  in the header and aborts the whole process (`std::bad_alloc`) on an .mp4 claiming
+  2^31 frames. `check_header` reads the header with OpenCV first (< 1 ms) and refuses
+  a count above the file's size in bytes, or a frame side above `MAX_FRAME_SIDE`.
+- bgr24 video (e.g. uncompressed 24-bit AVI): OpenCV's FFmpeg backend corrupts the heap
+  when it retrieves such a frame, and the process aborts soon after; `OpenCVReader`
+  refuses these files, decord reads them. One-frame files: OpenCV's seek back to
+  frame 0 leaves `grab()` failing, so `OpenCVReader` reopens them instead.
+- Frame rates: a rate outside `PLAUSIBLE_FPS` is replaced by `DEFAULT_FPS` with
+  `fps_guessed` set. A rate of 0 in an AVI header is replaced by FFmpeg itself with
+  25 fps (not detectable). Variable frame rate: both readers index frames, and the
+  timeline assumes the container's average rate, so steps are evenly spaced in frames,
+  not in time.
+- Memory: decord's read-ahead thread keeps about 24 decoded frames whenever the caller
+  is slower than the decoder (600 MB at 4K); `auto` reads frames above
+  `DECORD_MAX_PIXELS` (1080p) with OpenCV, which decodes on demand.
 """
 
 from __future__ import annotations
@@ -56,7 +72,14 @@ import numpy as np
 from .errors import VideoReadError
 
 DEFAULT_FPS = 25.0
-"""Frame rate assumed when the container reports none (0 or NaN)."""
+"""Frame rate assumed when the container reports none (0 or NaN) or an implausible one."""
+PLAUSIBLE_FPS = (0.1, 1000.0)
+"""Reported frame rates outside this range are header damage: `DEFAULT_FPS` is used instead."""
+MAX_FRAME_SIDE = 16384
+"""A header claiming a wider or taller frame (16K) is corrupt; refused before any decoder allocates."""
+DECORD_MAX_PIXELS = 1920 * 1080
+"""`auto` reads larger frames with OpenCV: decord's read-ahead thread keeps about 24 decoded
+frames (600 MB at 4K) whenever the caller is slower than the decoder."""
 
 _OPENCV_TO_RGB = {1: cv2.COLOR_GRAY2RGB, 3: cv2.COLOR_BGR2RGB, 4: cv2.COLOR_BGRA2RGB}
 """cvtColor code for OpenCV frames by channel count (OpenCV orders colour as BGR)."""
@@ -74,11 +97,43 @@ def check_video_file(path: str | Path) -> None:
         raise VideoReadError(path, "empty file (0 bytes)")
 
 
+def check_header(path: str) -> tuple[int, int]:
+    """Refuse a container whose header is impossible, read cheaply with OpenCV (< 1 ms);
+    return the frame size it states, `(width, height)`, or (0, 0) if OpenCV cannot open it
+    (the file is then left to the decoder).
+
+    decord sizes its frame index by the claimed frame count: a corrupt count (e.g.
+    2^31 frames in a 1 kB .mp4) makes it throw `std::bad_alloc` through its C API,
+    which aborts the whole process.
+    """
+    cap = cv2.VideoCapture(path, cv2.CAP_FFMPEG)
+    try:
+        if not cap.isOpened():
+            return 0, 0
+        count = cap.get(cv2.CAP_PROP_FRAME_COUNT)
+        width, height = cap.get(cv2.CAP_PROP_FRAME_WIDTH), cap.get(cv2.CAP_PROP_FRAME_HEIGHT)
+    finally:
+        cap.release()
+    _check_frame_count(path, count)
+    if max(width, height) > MAX_FRAME_SIDE:
+        raise VideoReadError(path, f"corrupt header: frame size {width:.0f}x{height:.0f} "
+                                   f"(more than {MAX_FRAME_SIDE} pixels a side)")
+    return int(width), int(height)
+
+
+def _check_frame_count(path: str, count: float) -> None:
+    """Every frame takes at least one byte of the file: a larger count is header damage."""
+    size = os.path.getsize(path)
+    if math.isfinite(count) and count > size:
+        raise VideoReadError(path, f"corrupt header: claims {count:.0f} frames in a {size}-byte file")
+
+
 class VideoReader:
     """A video file opened for frame access; subclasses implement one backend.
 
     Attributes: `path`, `backend`, `num_frames` (> 0), `fps` (> 0), `fps_guessed`
-    (True when the container reported no frame rate and `DEFAULT_FPS` is used),
+    (True when the container reported no frame rate, or one outside `PLAUSIBLE_FPS`,
+    and `DEFAULT_FPS` is used),
     `width`, `height`. Use as a context manager or call `close()`.
     """
 
@@ -111,6 +166,8 @@ class VideoReader:
             return np.empty((0, self.height, self.width, 3), np.uint8)
         unique, order = np.unique(wanted, return_inverse=True)
         frames = self._decode_sorted(unique)
+        if len(unique) == len(wanted) and np.array_equal(unique, wanted):
+            return frames  # asked sorted and unique: no reordering copy (4K frames are 25 MB)
         return np.ascontiguousarray(frames[order.reshape(-1)])
 
     def close(self) -> None:
@@ -134,7 +191,8 @@ class VideoReader:
         raise NotImplementedError
 
     def _set_fps(self, reported: float) -> None:
-        if reported is not None and math.isfinite(reported) and reported > 0:
+        low, high = PLAUSIBLE_FPS
+        if reported is not None and math.isfinite(reported) and low <= reported <= high:
             self.fps, self.fps_guessed = float(reported), False
         else:
             self.fps, self.fps_guessed = DEFAULT_FPS, True
@@ -179,6 +237,7 @@ class DecordReader(VideoReader):
 
     def _open(self) -> None:
         self._decord = _import_decord()
+        check_header(self.path)  # decord aborts the process on some impossible headers
         self._vr = self._new_handle()
         self.num_frames = len(self._vr)
         if self.num_frames <= 0:
@@ -226,6 +285,7 @@ class OpenCVReader(VideoReader):
 
     def _open(self) -> None:
         self._cap = self._new_capture()
+        self._refuse_bgr24()
         first = self._read_next(0)
         self.height, self.width = first.shape[:2]
         self.num_frames = self._frame_count()
@@ -239,11 +299,21 @@ class OpenCVReader(VideoReader):
             raise VideoReadError(self.path, "not a readable video (OpenCV/FFMPEG cannot open it)")
         return cap
 
+    def _refuse_bgr24(self) -> None:
+        """OpenCV's FFmpeg backend (opencv-python 5.0.0) corrupts the heap, and the process
+        aborts soon after, whenever it retrieves a frame whose codec pixel format is bgr24
+        (e.g. an uncompressed 24-bit AVI). decord reads these files correctly."""
+        tag = int(self._cap.get(cv2.CAP_PROP_CODEC_PIXEL_FORMAT)) & 0xFFFFFFFF
+        if tag.to_bytes(4, "little") == b"BGR\x18":
+            raise VideoReadError(self.path, "OpenCV cannot read bgr24 video (e.g. uncompressed "
+                                            "24-bit AVI) without corrupting memory; use backend='decord'")
+
     def _frame_count(self) -> int:
         """The container's frame count, or frames counted by grabbing when it reports none."""
         reported = self._cap.get(cv2.CAP_PROP_FRAME_COUNT)
         self._seekable = math.isfinite(reported) and reported > 0  # the container has an index
         if self._seekable:
+            _check_frame_count(self.path, reported)
             return int(reported)
         while self._cap.grab():
             self._pos += 1
@@ -254,9 +324,10 @@ class OpenCVReader(VideoReader):
     def _rewind(self) -> None:
         """Back to frame 0: seek in indexed containers, else reopen the file.
 
-        In a raw stream (.mjpeg) `set(POS_FRAMES, 0)` returns True without moving.
+        In a raw stream (.mjpeg) `set(POS_FRAMES, 0)` returns True without moving; in a
+        one-frame file it returns True and the next `grab()` fails.
         """
-        if self._seekable and self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0):
+        if self._seekable and self.num_frames > 1 and self._cap.set(cv2.CAP_PROP_POS_FRAMES, 0):
             self._pos = 0
         else:
             self._cap.release()
@@ -315,7 +386,8 @@ BACKENDS: dict[str, type[VideoReader]] = {"decord": DecordReader, "opencv": Open
 def open_video(path: str | Path, backend: str = "auto") -> VideoReader:
     """Open a video file with `backend` ("auto", "decord" or "opencv").
 
-    "auto" uses decord when it is installed and can read the file, else OpenCV.
+    "auto" uses decord when it is installed and can read the file, else OpenCV; frames
+    larger than `DECORD_MAX_PIXELS` (1080p) go to OpenCV, which holds no read-ahead.
     Raises `ValueError` for an unknown backend and `VideoReadError` naming the file.
     """
     if backend != "auto" and backend not in BACKENDS:
@@ -324,6 +396,12 @@ def open_video(path: str | Path, backend: str = "auto") -> VideoReader:
     check_video_file(path)
     if backend != "auto":
         return BACKENDS[backend](path)
+    width, height = check_header(os.fspath(path))
+    if width * height > DECORD_MAX_PIXELS:
+        try:
+            return OpenCVReader(path)
+        except VideoReadError:
+            pass  # e.g. bgr24, which only decord reads safely
     try:
         return DecordReader(path)
     except ImportError:
