@@ -34,10 +34,9 @@ from tqdm import tqdm
 from .bundle import Bundle, load_bundle
 from .datasets import VIDEO_EXTENSIONS, _walk_videos
 from .errors import ActionRecError, VideoReadError
-from .features import make_encoder
 from .overlay import draw_prediction
 from .sampling import timeline_indices
-from .streaming import Prediction, StreamingRecognizer, stream_stride
+from .streaming import Prediction, StreamingRecognizer, build_recognizer, stream_stride
 from .video_io import VideoReader, open_video
 
 DECODE_CHUNK = 64          # frames decoded at once: bounds memory on long videos
@@ -136,13 +135,6 @@ def _why_nothing(item: str) -> str:
 def step_rate(bundle: Bundle) -> float:
     """Streaming steps per second: `sampling.fps / stream_stride`."""
     return float(bundle.sampling["fps"]) / stream_stride(bundle)
-
-
-def make_recognizer(bundle: Bundle, cfg) -> StreamingRecognizer:
-    """The recognizer `cfg` describes (encoder runtime, smoothing, threshold, overlay top-k)."""
-    encoder = make_encoder(bundle.build_backbone(), cfg.backbone.runtime)
-    return StreamingRecognizer(bundle, encoder, smoothing=cfg.stream.smoothing,
-                               threshold=cfg.stream.threshold, topk=cfg.stream.topk)
 
 
 def label_video(path: str | Path, recognizer: StreamingRecognizer, topk: int = 3,
@@ -443,7 +435,7 @@ def run_label(bundle_path: str | Path, inputs: list[str], out: str | Path, cfg, 
 def _label_here(bundle: Bundle, cfg, videos: list[Path], options: dict) -> Iterator[dict]:
     if not videos:
         return
-    recognizer = make_recognizer(bundle, cfg)
+    recognizer = build_recognizer(bundle, cfg)
     for video in videos:
         yield label_video(video, recognizer, **options)
 
@@ -472,7 +464,7 @@ _WORKER: dict = {}
 
 def _init_worker(bundle_path: str, cfg, options: dict) -> None:
     torch.set_num_threads(1)
-    _WORKER["recognizer"] = make_recognizer(load_bundle(bundle_path), cfg)
+    _WORKER["recognizer"] = build_recognizer(load_bundle(bundle_path), cfg)
     _WORKER["options"] = options
 
 

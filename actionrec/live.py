@@ -47,9 +47,8 @@ import numpy as np
 
 from .bundle import Bundle, load_bundle
 from .errors import ActionRecError, ConfigError, VideoReadError
-from .features import make_encoder
 from .overlay import draw_prediction
-from .streaming import Prediction, StreamingRecognizer
+from .streaming import Prediction, StreamingRecognizer, build_recognizer
 from .video_io import OpenCVReader, check_video_file, opencv_frame_to_rgb
 
 log = logging.getLogger(__name__)
@@ -453,17 +452,6 @@ class LiveLoop:
 
 
 # ---------------------------------------------------------------- running
-
-def build_recognizer(bundle: Bundle, cfg) -> StreamingRecognizer:
-    """The recognizer `cfg` describes, its encoder warmed up (ONNX export, session) so
-    the first step's latency is a step's."""
-    encoder = make_encoder(bundle.build_backbone(), cfg.backbone.runtime)
-    recognizer = StreamingRecognizer(bundle, encoder, smoothing=cfg.stream.smoothing,
-                                     threshold=cfg.stream.threshold, topk=cfg.stream.topk)
-    crop = bundle.preprocess.crop_size
-    recognizer.encode(np.zeros((crop, crop, 3), np.uint8))
-    return recognizer
-
 
 def start_capture(source: FrameSource, realtime: bool) -> tuple[FrameBuffer, threading.Thread]:
     """The buffer and the started capture thread: dropping for live sources and realtime

@@ -23,6 +23,7 @@ import numpy as np
 import torch
 
 from .bundle import Bundle
+from .config import Config
 from .features import make_encoder
 
 
@@ -142,3 +143,15 @@ class StreamingRecognizer:
         label = names[order[0]] if ready and score >= self.threshold else None
         return Prediction(ts, label, score, [(names[i], float(probs[i])) for i in order], probs, raw,
                           self.steps, not ready, latency_ms)
+
+
+def build_recognizer(bundle: Bundle, cfg: Config) -> StreamingRecognizer:
+    """The recognizer `cfg` describes (encoder runtime, smoothing, threshold, top-k),
+    its encoder warmed up (ONNX export or session start) so that the first step's
+    latency is a step's."""
+    encoder = make_encoder(bundle.build_backbone(), cfg.backbone.runtime)
+    recognizer = StreamingRecognizer(bundle, encoder, smoothing=cfg.stream.smoothing,
+                                     threshold=cfg.stream.threshold, topk=cfg.stream.topk)
+    crop = bundle.preprocess.crop_size
+    recognizer.encode(np.zeros((crop, crop, 3), np.uint8))
+    return recognizer

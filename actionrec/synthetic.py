@@ -12,6 +12,8 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import re
+import shutil
 import zlib
 from functools import partial
 from pathlib import Path
@@ -220,8 +222,8 @@ def make_ucf_dataset(root: str | Path, classes: Sequence[str] = DEMO_CLASSES, gr
     holds `classInd.txt`, `trainlist01.txt` and `testlist01.txt`, with groups
     1..`test_groups` in test. Deterministic for a seed. If `root/.complete` holds the
     hash of these arguments the dataset is complete and nothing is written; otherwise
-    everything is (re)written and the marker comes last. Stale files from other
-    arguments are left in place; the split files never list them.
+    everything is (re)written and the marker comes last. Class folders an earlier call
+    wrote for other classes are removed (only when they hold nothing but its videos).
     """
     root = Path(root)
     classes = list(classes)
@@ -234,6 +236,7 @@ def make_ucf_dataset(root: str | Path, classes: Sequence[str] = DEMO_CLASSES, gr
     if marker.is_file() and marker.read_text().strip() == digest:
         return root
     marker.unlink(missing_ok=True)
+    _remove_stale_classes(root, classes)
     for group in range(1, groups + 1):
         background = group_background(np.random.default_rng([seed, group]), size)
         for name in classes:
@@ -244,6 +247,21 @@ def make_ucf_dataset(root: str | Path, classes: Sequence[str] = DEMO_CLASSES, gr
     _write_ucf_lists(root, classes, groups, clips_per_group, test_groups)
     _write_text(marker, digest + "\n")
     return root
+
+
+def _remove_stale_classes(root: Path, classes: list[str]) -> None:
+    """Delete class folders an earlier call wrote for classes no longer asked for (their
+    `classInd.txt` entry is gone, and a class folder missing from it is an error). Only
+    folders holding nothing but this generator's videos are touched."""
+    if not root.is_dir():
+        return
+    for folder in root.iterdir():
+        if not folder.is_dir() or folder.name in classes or folder.name == "ucfTrainTestlist":
+            continue
+        pattern = re.compile(rf"v_{re.escape(folder.name)}_g\d+_c\d+\.avi")
+        files = list(folder.iterdir())
+        if files and all(f.is_file() and pattern.fullmatch(f.name) for f in files):
+            shutil.rmtree(folder)
 
 
 def _check_demo_args(classes: list[str], groups: int, clips_per_group: int, num_frames: int,

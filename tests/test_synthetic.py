@@ -166,3 +166,16 @@ def test_groups_share_a_scene_and_differ_between_groups(demo_root):
     same = np.abs(first_frame("grow/v_grow_g03_c01.avi") - first_frame("slide_left/v_slide_left_g03_c02.avi"))
     other = np.abs(first_frame("grow/v_grow_g03_c01.avi") - first_frame("grow/v_grow_g04_c01.avi"))
     assert np.median(same) < np.median(other)
+
+
+def test_regenerating_with_fewer_classes_still_loads(tmp_path):
+    from actionrec.datasets import load_dataset
+    root = tmp_path / "UCF"
+    make_ucf_dataset(root, classes=("grow", "shrink", "slide_left"), groups=3, clips_per_group=1,
+                     num_frames=4, size=(32, 32), test_groups=1)
+    (root / "notes").mkdir()
+    (root / "notes" / "mine.txt").write_text("a user's file")
+    make_ucf_dataset(root, classes=("grow", "shrink"), groups=3, clips_per_group=1,
+                     num_frames=4, size=(32, 32), test_groups=1)
+    assert not (root / "slide_left").exists()
+    assert (root / "notes" / "mine.txt").is_file()          # not ours: left alone
