@@ -597,3 +597,29 @@ def test_unreadable_or_pickled_last_checkpoint_is_kept_aside_and_never_run(tmp_p
 def test_run_name_must_be_a_folder_name(name):
     with pytest.raises(ConfigError, match="logging.run_name"):
         load_config(None, [f"logging.run_name={json.dumps(name)}"])
+
+
+@pytest.mark.slow
+def test_killed_batch_labelling_resumes_with_no_partial_row(random_bundle, tmp_path):
+    """SIGKILL `actionrec label` mid-run, run it again: every video exactly once, whole rows."""
+    from actionrec.synthetic import render_clip, write_video
+    folder = tmp_path / "videos"
+    for i in range(16):
+        write_video(folder / f"clip{i:02d}.avi", render_clip("grow", np.random.default_rng(i), (64, 64), 75))
+    out = tmp_path / "labels.jsonl"
+    cmd = [sys.executable, "-m", "actionrec.cli", "label", "--bundle", str(random_bundle), str(folder),
+           "--out", str(out), "--quiet"]
+    first = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and (not out.exists() or out.read_text().count("\n") < 2):
+        time.sleep(0.05)
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    done_before = out.read_text().count("\n")
+    assert 0 < done_before < 16, "the kill should land mid-run"
+    assert subprocess.run(cmd, capture_output=True).returncode == 0
+    text = out.read_text()
+    assert text.endswith("\n")
+    rows = [json.loads(line) for line in text.splitlines()]          # every line parses: no half row
+    paths = [r["path"] for r in rows if r["error"] is None]
+    assert sorted(paths) == sorted(str(p) for p in folder.glob("*.avi"))   # each video exactly once
