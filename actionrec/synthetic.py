@@ -307,3 +307,29 @@ def _write_text(path: Path, text: str) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     tmp.write_text(text)
     tmp.replace(path)
+
+
+# ---------------------------------------------------------------- untrained bundles
+
+def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASSES, crop_size: int = 224,
+                       resize_mode: str = "center_crop", clip_steps: int = 16, hidden_size: int = 128,
+                       num_layers: int = 2, cell_dim: int = 64, seed: int = 0) -> Path:
+    """A real bundle (pretrained MobileNetV2, 3x3 grid) with an untrained head: exercises
+    every inference path (tests, benchmarks) without training. Labels are arbitrary."""
+    import torch
+
+    from .bundle import save_bundle
+    from .model import LSTMHead
+    from .transforms import Preprocess
+    torch.manual_seed(seed)
+    head = {"in_dim": 1280, "num_classes": len(class_names), "num_cells": 9, "hidden_size": hidden_size,
+            "num_layers": num_layers, "dropout": 0.0, "input_dropout": 0.0, "output_dropout": 0.0,
+            "cell_dim": cell_dim, "deltas": False}
+    preprocess = Preprocess.for_backbone("mobilenet_v2", crop_size=crop_size, mode=resize_mode)
+    meta = {"backbone": {"name": "mobilenet_v2", "weights": "MobileNet_V2_Weights.IMAGENET1K_V1",
+                         "pooling": "grid", "grid": 3, "out_dim": 1280},
+            "preprocess": preprocess.to_dict(),
+            "sampling": {"fps": 8.0, "clip_steps": clip_steps, "train_mode": "segments", "stride": 1,
+                         "eval_clips": 1, "stream_stride": 1},
+            "head": head, "class_names": list(class_names), "data": {}, "training": {}}
+    return save_bundle(path, LSTMHead(**head).eval(), None, meta)

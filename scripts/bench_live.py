@@ -26,13 +26,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from actionrec.bundle import load_bundle, save_bundle
+from actionrec.bundle import load_bundle
 from actionrec.config import load_config
 from actionrec.features import make_encoder
 from actionrec.live import run_live
-from actionrec.model import LSTMHead
-from actionrec.synthetic import render_clip, write_video
-from actionrec.transforms import Preprocess
+from actionrec.synthetic import random_head_bundle, render_clip, write_video
 
 SOURCE_FPS = 30.0
 KEYS = ("sustained_fps", "frames_dropped", "latency_ms_p50", "latency_ms_p95", "steps", "unpaced_fps")
@@ -47,17 +45,9 @@ def make_video(folder: Path, seconds: float) -> Path:
 def make_bundle(folder: Path) -> Path:
     """mobilenet_v2 grid 3x3 at its default input, a random default-sized head."""
     cfg = load_config("default")
-    torch.manual_seed(0)
-    head = {"in_dim": 1280, "num_classes": len(cfg.demo.classes), "num_cells": 9,
-            "hidden_size": cfg.head.hidden_size, "num_layers": cfg.head.num_layers, "dropout": 0.0,
-            "input_dropout": 0.0, "output_dropout": 0.0, "cell_dim": cfg.head.cell_dim, "deltas": False}
-    meta = {"backbone": {"name": "mobilenet_v2", "weights": "MobileNet_V2_Weights.IMAGENET1K_V1",
-                         "pooling": "grid", "grid": 3, "out_dim": 1280},
-            "preprocess": Preprocess.for_backbone("mobilenet_v2").to_dict(),
-            "sampling": {"fps": cfg.sampling.fps, "clip_steps": cfg.sampling.clip_steps,
-                         "train_mode": "segments", "stride": 1, "eval_clips": 1, "stream_stride": 1},
-            "head": head, "class_names": list(cfg.demo.classes), "data": {}, "training": {}}
-    return save_bundle(folder / "random224.safetensors", LSTMHead(**head).eval(), None, meta)
+    return random_head_bundle(folder / "random224.safetensors", class_names=cfg.demo.classes,
+                              clip_steps=cfg.sampling.clip_steps, hidden_size=cfg.head.hidden_size,
+                              num_layers=cfg.head.num_layers, cell_dim=cfg.head.cell_dim)
 
 
 def measure(bundle: Path, video: Path, runtime: str, folder: Path) -> dict:

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import numpy as np
 
-from actionrec.synthetic import group_background, render_clip, write_video
+from actionrec.synthetic import group_background, random_head_bundle, render_clip, write_video
 
 CHILD = """
 import resource, sys
@@ -42,23 +42,6 @@ def make_video(path: Path, seconds: float) -> Path:
     return write_video(path, frames(), 25.0)
 
 
-def make_bundle(path: Path) -> Path:
-    import torch
-    from actionrec.bundle import save_bundle
-    from actionrec.model import LSTMHead
-    head = {"in_dim": 1280, "num_classes": 6, "num_cells": 9, "hidden_size": 128, "num_layers": 2,
-            "dropout": 0.0, "input_dropout": 0.0, "output_dropout": 0.0, "cell_dim": 64, "deltas": False}
-    meta = {"backbone": {"name": "mobilenet_v2", "weights": "MobileNet_V2_Weights.IMAGENET1K_V1",
-                         "pooling": "grid", "grid": 3, "out_dim": 1280},
-            "preprocess": {"resize_size": 256, "crop_size": 224, "mode": "center_crop",
-                           "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
-            "sampling": {"fps": 8.0, "clip_steps": 16, "train_mode": "segments", "stride": 1,
-                         "eval_clips": 1, "stream_stride": 1},
-            "head": head, "class_names": [f"c{i}" for i in range(6)], "data": {}, "training": {}}
-    torch.manual_seed(0)
-    return save_bundle(path, LSTMHead(**head).eval(), None, meta)
-
-
 def peak_rss_mb(bundle: Path, video: Path, out: Path) -> float:
     result = subprocess.run([sys.executable, "-c", CHILD, str(bundle), str(video), str(out)],
                             capture_output=True, text=True)
@@ -74,7 +57,7 @@ def main() -> None:
     args = p.parse_args()
     rows = {}
     with tempfile.TemporaryDirectory() as tmp:
-        bundle = make_bundle(Path(tmp) / "bundle.safetensors")
+        bundle = random_head_bundle(Path(tmp) / "bundle.safetensors")
         for seconds in sorted(args.seconds):
             video = make_video(Path(tmp) / f"long_{int(seconds)}s.avi", seconds)
             rows[f"{seconds:g}s"] = round(peak_rss_mb(bundle, video, Path(tmp) / f"{seconds:g}.csv"), 1)

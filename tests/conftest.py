@@ -34,19 +34,7 @@ def small_cfg(tmp_path):
 def random_bundle(tmp_path_factory):
     """A real bundle (pretrained mobilenet_v2 at 64x64 input, untrained 3-class head):
     exercises every inference path fast, without training."""
-    import torch
-
-    from actionrec.bundle import save_bundle
-    from actionrec.model import LSTMHead
-    torch.manual_seed(0)
-    head = {"in_dim": 1280, "num_classes": 3, "num_cells": 9, "hidden_size": 16, "num_layers": 1,
-            "dropout": 0.0, "input_dropout": 0.0, "output_dropout": 0.0, "cell_dim": 8, "deltas": False}
-    meta = {"backbone": {"name": "mobilenet_v2", "weights": "MobileNet_V2_Weights.IMAGENET1K_V1",
-                         "pooling": "grid", "grid": 3, "out_dim": 1280},
-            "preprocess": {"resize_size": 64, "crop_size": 64, "mode": "squash",
-                           "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]},
-            "sampling": {"fps": 8.0, "clip_steps": 4, "train_mode": "segments", "stride": 1,
-                         "eval_clips": 1, "stream_stride": 1},
-            "head": head, "class_names": ["grow", "shrink", "slide_left"], "data": {}, "training": {}}
-    path = tmp_path_factory.mktemp("bundle") / "random.safetensors"
-    return save_bundle(path, LSTMHead(**head).eval(), None, meta)
+    from actionrec.synthetic import random_head_bundle
+    return random_head_bundle(tmp_path_factory.mktemp("bundle") / "random.safetensors",
+                              class_names=["grow", "shrink", "slide_left"], crop_size=64,
+                              resize_mode="squash", clip_steps=4, hidden_size=16, num_layers=1, cell_dim=8)
