@@ -60,22 +60,28 @@ class LSTMHead(nn.Module):
         nn.init.xavier_uniform_(self.classifier.weight)
         nn.init.zeros_(self.classifier.bias)
 
-    def embed(self, features: torch.Tensor, previous: torch.Tensor | None = None):
-        """`(B, T, S, D) -> (B, T, F)`: the LSTM's input, and the last step's embedding
-        `(B, 1, F')` that the next call's deltas start from."""
-        e = self.cell_proj(features.float()).flatten(2)
+    def project(self, features: torch.Tensor) -> torch.Tensor:
+        """`(B, T, S, D) -> (B, T, F')`: each step's cells projected and concatenated."""
+        return self.cell_proj(features.float()).flatten(2)
+
+    def forward_projected(self, e: torch.Tensor, state=None, return_state: bool = False):
+        """The recurrent part on projected steps `(B, T, F')` -> `(B, T, K)` logits.
+
+        The state is `(h, c, previous projected step)`; the previous step is where the
+        first delta starts from (none: the first delta is zero)."""
+        lstm_state, previous = (None, None) if state is None else (state[:2], state[2])
+        x = e
         if self.deltas:
             before = torch.cat([e[:, :1] if previous is None else previous, e[:, :-1]], dim=1)
-            return self.input_dropout(torch.cat([e, e - before], dim=-1)), e[:, -1:]
-        return self.input_dropout(e), None
+            x = torch.cat([e, e - before], dim=-1)
+        out, (h, c) = self.lstm(self.input_dropout(x), lstm_state)
+        logits = self.classifier(self.output_dropout(out))
+        last = e[:, -1:] if self.deltas else None
+        return (logits, (h, c, last)) if return_state else logits
 
     def forward(self, features: torch.Tensor, state=None, return_state: bool = False):
         """`(B, T, S, D) -> (B, T, K)` logits (and the recurrent state if asked)."""
-        lstm_state, previous = (None, None) if state is None else (state[:2], state[2])
-        x, previous = self.embed(features, previous)
-        out, (h, c) = self.lstm(x, lstm_state)
-        logits = self.classifier(self.output_dropout(out))
-        return (logits, (h, c, previous)) if return_state else logits
+        return self.forward_projected(self.project(features), state, return_state)
 
 
 class MeanPoolBaseline(nn.Module):

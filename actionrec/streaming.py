@@ -121,12 +121,12 @@ class StreamingRecognizer:
         self.h[:, fresh] = 0
         self.c[:, fresh] = 0
         self.age = self.age + 1
+        e = self.head.project(features).expand(self.window, 1, -1)   # projected once, shared by all states
         previous = self.previous
-        if self.head.deltas:
-            e = self.head.cell_proj(features).flatten(2).expand(self.window, 1, -1).clone()
+        if self.head.deltas:   # a state starting now sees a zero first delta
             previous = e if previous is None else torch.where(fresh.view(-1, 1, 1), e, previous)
-        logits, (self.h, self.c, self.previous) = self.head(
-            features.expand(self.window, -1, -1, -1), (self.h, self.c, previous), return_state=True)
+        logits, (self.h, self.c, self.previous) = self.head.forward_projected(
+            e, (self.h, self.c, previous), return_state=True)
         oldest = int(np.argmax(self.age))
         ready = self.age[oldest] >= self.window
         if ready:
