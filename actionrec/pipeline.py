@@ -23,7 +23,7 @@ from .config import Config, dump_config
 from .datasets import DatasetSplit, VideoItem, load_dataset
 from .errors import DatasetError
 from .evaluation import classification_metrics, per_class_table, plot_confusion, write_json
-from .features import FeatureCache, FeatureExtractor, cache_key, make_encoder
+from .features import ExtractionReport, FeatureCache, FeatureExtractor, cache_key, make_encoder
 from .training import clip_means, fit_baseline, fit_head
 from .transforms import Preprocess
 
@@ -76,9 +76,10 @@ class FeatureSource:
                                      batch_size, reader)
         return cls(backbone, preprocess, cache, extractor)
 
-    def ensure(self, items: list[VideoItem], what: str, progress: bool = True) -> list[VideoItem]:
-        """Extract what is missing; return the items whose features exist. Unreadable
-        videos are skipped with one warning that lists them."""
+    def ensure(self, items: list[VideoItem], what: str,
+               progress: bool = True) -> tuple[list[VideoItem], ExtractionReport]:
+        """Extract what is missing; return the items whose features exist, and the
+        extraction report. Unreadable videos are skipped with one warning that lists them."""
         bar = tqdm(total=len(items), desc=f"features ({what})", unit="video", disable=not progress)
         report = self.extractor.run([i.path for i in items], self.cache, bar.update)
         bar.close()
@@ -89,8 +90,7 @@ class FeatureSource:
             listing = "\n".join(f"  {path}: {reason}" for path, reason in report.failed.items())
             warnings.warn(f"skipping {len(report.failed)} unreadable {what} video(s):\n{listing}",
                           stacklevel=2)
-        self.last_report = report
-        return [i for i in items if str(i.path) not in report.failed]
+        return [i for i in items if str(i.path) not in report.failed], report
 
 
 def feature_source(cfg: Config) -> FeatureSource:
@@ -127,11 +127,10 @@ def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = 
     log.info("dataset %s: %d classes, %d train / %d val / %d test videos (%s)", data_root,
              len(split.class_names), len(split.train), len(split.val), len(split.test), split.source)
     source = feature_source(cfg)
-    train_items = source.ensure(split.train, "train", progress)
-    extraction_fps = source.last_report.frames_per_second
-    skipped = dict(source.last_report.failed)
-    val_items = source.ensure(split.val, "val", progress)
-    skipped.update(source.last_report.failed)
+    train_items, train_report = source.ensure(split.train, "train", progress)
+    val_items, val_report = source.ensure(split.val, "val", progress)
+    skipped = {**train_report.failed, **val_report.failed}
+    extraction_fps = train_report.frames_per_second
     if not train_items:
         raise DatasetError(f"{data_root}: no readable training videos")
     head_kwargs = head_config(cfg, source.backbone, len(split.class_names))
@@ -207,9 +206,9 @@ def evaluate(bundle_path: str | Path, data_root: str | Path, cfg: Config, fold: 
     source = FeatureSource.create(bundle.build_backbone(), bundle.preprocess, bundle.sampling["fps"],
                                   cfg.cache.dir, cfg.backbone.batch_size, cfg.data.reader,
                                   cfg.backbone.runtime)
-    items = source.ensure(items, "test", progress)
+    items, report = source.ensure(items, "test", progress)
     metrics = score(bundle, source.cache, items)
-    metrics["skipped"] = source.last_report.failed
+    metrics["skipped"] = report.failed
     metrics["bundle"], metrics["data"], metrics["split"] = str(bundle_path), str(data_root), split.source
     out_dir = Path(out_dir or (Path(json_path).parent if json_path else new_run_dir(cfg.logging.run_dir, "eval")))
     out_dir.mkdir(parents=True, exist_ok=True)

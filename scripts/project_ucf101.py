@@ -42,9 +42,9 @@ def extraction_rate(cfg, folder: Path, clips: int) -> dict:
     source.extractor.encoder(np.zeros((1, cfg.backbone.crop_size or 224, cfg.backbone.crop_size or 224, 3),
                                       np.uint8))                              # export/load, not timed
     start = time.perf_counter()
-    source.ensure([VideoItem(p, 0, str(i)) for i, p in enumerate(paths)], "projection", progress=False)
+    _, report = source.ensure([VideoItem(p, 0, str(i)) for i, p in enumerate(paths)], "projection",
+                              progress=False)
     seconds = time.perf_counter() - start
-    report = source.last_report
     return {"video_seconds_per_second": clips * UCF_MEAN_SECONDS / seconds,
             "frames_per_second": report.frames / seconds, "frames_per_clip": report.frames / clips}
 

@@ -198,7 +198,7 @@ def test_one_frame_video_is_extracted_and_labelled_with_padding(random_bundle, t
     source = FeatureSource.create(bundle.build_backbone(), bundle.preprocess, bundle.sampling["fps"],
                                   tmp_path / "cache", reader="auto", runtime="torch")
     item = VideoItem(write_video(tmp_path / "still.avi", frames(1)), 1, "still")
-    assert source.ensure([item], "test", progress=False) == [item]
+    assert source.ensure([item], "test", progress=False)[0] == [item]
     assert source.cache.load(item.path).shape == (1, 9, 1280)
     metrics = score(bundle, source.cache, [item])      # a 4-step clip from 1 step: held last frame
     assert metrics["num_videos"] == 1 and metrics["num_clips"] == 1
