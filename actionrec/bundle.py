@@ -37,6 +37,11 @@ class Bundle:
         return self.meta["class_names"]
 
     @property
+    def background_class(self) -> str | None:
+        """The class that means "none of these" (a recorded `none` class), if the head has one."""
+        return self.meta.get("background_class")
+
+    @property
     def preprocess(self) -> Preprocess:
         p = self.meta["preprocess"]
         return Preprocess(p["resize_size"], p["crop_size"], p["mode"], tuple(p["mean"]), tuple(p["std"]))

@@ -12,8 +12,9 @@ from .errors import ActionRecError
 
 
 def add_config_args(p: argparse.ArgumentParser, default: str | None = "default") -> None:
+    shown = default or "personal for a folder made by `actionrec record`, else default"
     p.add_argument("--config", default=default, help="YAML file or preset name in configs/ "
-                   f"(default: {default})")
+                   f"(default: {shown})")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override one config value, e.g. --set train.lr=3e-4 (repeatable)")
     p.add_argument("--print-config", action="store_true", help="print the full config and exit")
@@ -29,7 +30,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fold", type=int, help="UCF101 split fold 1-3")
     p.add_argument("--epochs", type=int, help="maximum epochs")
     p.add_argument("--out", required=True, help="bundle to write, e.g. weights/my.safetensors")
-    add_config_args(p)
+    add_config_args(p, default=None)
 
     p = sub.add_parser("evaluate", help="score a bundle on a dataset's test split")
     p.add_argument("--bundle", required=True)
@@ -54,6 +55,20 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default: on with a window, off when headless)")
     add_config_args(p)
 
+    p = sub.add_parser("record", help="record takes of one of your own actions into a dataset folder")
+    p.add_argument("--source", default="0", help="webcam index, video file or stream URL (default: 0)")
+    p.add_argument("--data", required=True, help="dataset folder; takes go to DATA/<label>/")
+    p.add_argument("--label", required=True, help="the action being recorded, e.g. wave")
+    p.add_argument("--clips", type=int, help="takes to record (default: record.clips, 5)")
+    p.add_argument("--seconds", type=float, help="length of each take (default: record.seconds, 3)")
+    p.add_argument("--countdown", type=float, help="seconds to get ready before each take "
+                   "(default: record.countdown, 3)")
+    p.add_argument("--headless", action="store_true", help="no window (a file or stream source)")
+    p.add_argument("--realtime", action=argparse.BooleanOptionalAction, default=None,
+                   help="replay a file source at its own frame rate, like a camera "
+                        "(default: on with a window, off when headless)")
+    add_config_args(p)
+
     p = sub.add_parser("label", help="label every video in files, folders, globs or list files")
     p.add_argument("--bundle", required=True)
     p.add_argument("inputs", nargs="+", help="video files, folders (recursive), globs, or .txt lists of paths")
@@ -68,11 +83,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+class StderrHandler(logging.StreamHandler):
+    """Writes to whatever `sys.stderr` is at the time of each message (it may be replaced
+    between two calls of `main` in one process)."""
+
+    @property
+    def stream(self):
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value) -> None:
+        pass
+
+
 def configure_logging() -> None:
-    """Our progress messages, plain, on stderr."""
-    handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(message)s"))
+    """Our progress messages, plain, on stderr; once per process."""
     ours = logging.getLogger("actionrec")
+    if any(isinstance(h, StderrHandler) for h in ours.handlers):
+        return
+    handler = StderrHandler()
+    handler.setFormatter(logging.Formatter("%(message)s"))
     ours.addHandler(handler)
     ours.setLevel(logging.INFO)
     ours.propagate = False
@@ -99,6 +129,8 @@ def run(args: argparse.Namespace) -> int:
         overrides.append(f"data.fold={args.fold}")
     if getattr(args, "epochs", None):
         overrides.append(f"train.epochs={args.epochs}")
+    if args.command == "train" and args.config is None:
+        args.config = default_preset(args.data)
     cfg = load_config(args.config, overrides)
     if args.print_config:
         print(dump_config(cfg), end="")
@@ -113,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
         from .live import run_live
         return run_live(args.bundle, args.source, cfg, headless=args.headless, output=args.output,
                         stats=args.stats, max_frames=args.max_frames, realtime=args.realtime)
+    if args.command == "record":
+        return run_record_command(args, cfg)
     if args.command == "label":
         from .batch import run_label
         return run_label(args.bundle, args.inputs, args.out, cfg, topk=args.top_k, segments=args.segments,
@@ -120,6 +154,26 @@ def run(args: argparse.Namespace) -> int:
     from .demo import run_demo
     run_demo(cfg, args.workdir, progress)
     return 0
+
+
+def default_preset(data: str) -> str:
+    """`personal` for a dataset folder that `actionrec record` made, else `default`."""
+    from .datasets import RECORDINGS_FILE, is_recorded
+    if not is_recorded(data):
+        return "default"
+    print(f"config: personal (a dataset recorded with `actionrec record`: {data}/{RECORDINGS_FILE}); "
+          f"--config default to override")
+    return "personal"
+
+
+def run_record_command(args, cfg) -> int:
+    from .record import RecordPlan, run_record
+    r = cfg.record
+    plan = RecordPlan(args.clips if args.clips is not None else r.clips,
+                      args.seconds if args.seconds is not None else r.seconds,
+                      args.countdown if args.countdown is not None else r.countdown, r.max_side)
+    return run_record(args.source, args.data, args.label, plan, headless=args.headless,
+                      realtime=args.realtime)
 
 
 def run_train(args, cfg, progress: bool) -> int:
@@ -130,6 +184,10 @@ def run_train(args, cfg, progress: bool) -> int:
         print(f"best val accuracy: {result.best_val_acc:.3f} (order-blind baseline: {result.baseline_val_acc:.3f})")
     if result.skipped:
         print(f"skipped {len(result.skipped)} unreadable video(s): " + ", ".join(result.skipped))
+    if result.test_metrics is not None:
+        from .pipeline import summary
+        print(f"held-out test videos:\n{summary(result.test_metrics)}\nmetrics: {result.test_metrics['json']}")
+    print(f"next: actionrec live --bundle {result.bundle} --source 0")
     return 0
 
 

@@ -26,6 +26,8 @@ class DataConfig:
     split_seed: int = 0
     allow_outside_root: bool = False
     reader: str = "auto"
+    single_group: str = "train"  # a class with one group (session): all to train, or split by "videos"
+    background_class: str = "none"  # a class of this name means "none of these": live shows no action
 
 
 @dataclass
@@ -77,6 +79,10 @@ class TrainConfig:
     strategy: str = "auto"      # e.g. ddp (torchrun / multi-GPU), ddp_spawn (one command, CPU or GPU)
     baseline_epochs: int = 200
     resume: bool = True         # a run folder with checkpoints/last.ckpt continues from it
+    clips_per_video: int = 1    # random clips drawn from each training video per epoch
+    min_time_span: float = 1.0  # a training clip spans a random 'min_time_span'..1 of its video
+    feature_noise: float = 0.0  # std of multiplicative Gaussian noise on training features
+    evaluate_test: bool = False  # after training, score the bundle on the test split and report it
 
 
 @dataclass
@@ -102,6 +108,14 @@ class CacheConfig:
 
 
 @dataclass
+class RecordConfig:
+    clips: int = 5              # takes per `actionrec record` run
+    seconds: float = 3.0        # length of a take
+    countdown: float = 3.0      # seconds to get ready before each take
+    max_side: int = 640         # takes are scaled down to this longer side
+
+
+@dataclass
 class DemoConfig:
     classes: list = field(default_factory=lambda: ["grow", "shrink", "slide_left", "slide_right",
                                                    "turn_clockwise", "turn_anticlockwise"])
@@ -122,6 +136,7 @@ class Config:
     logging: LoggingConfig = field(default_factory=LoggingConfig)
     cache: CacheConfig = field(default_factory=CacheConfig)
     stream: StreamConfig = field(default_factory=StreamConfig)
+    record: RecordConfig = field(default_factory=RecordConfig)
     demo: DemoConfig = field(default_factory=DemoConfig)
 
     def to_dict(self) -> dict:
@@ -130,6 +145,7 @@ class Config:
 
 CHOICES = {
     ("data", "reader"): ("auto", "decord", "opencv"),
+    ("data", "single_group"): ("train", "videos"),
     ("backbone", "pooling"): ("global", "grid"),
     ("backbone", "resize_mode"): ("center_crop", "squash"),
     ("backbone", "runtime"): ("auto", "torch", "onnx"),
@@ -205,7 +221,7 @@ def validate(cfg: Config) -> None:
     positive = [("sampling", "fps"), ("sampling", "clip_steps"), ("sampling", "eval_clips"),
                 ("sampling", "stride"), ("train", "batch_size"), ("train", "lr"),
                 ("head", "hidden_size"), ("head", "num_layers"), ("backbone", "batch_size"),
-                ("backbone", "grid")]
+                ("backbone", "grid"), ("train", "clips_per_video")]
     for section, key in positive:
         value = getattr(getattr(cfg, section), key)
         if not isinstance(value, (int, float)) or value <= 0:
@@ -216,6 +232,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"logging.run_name must be a folder name (no '/'), got {name!r}")
     if not isinstance(cfg.train.resume, bool):
         raise ConfigError(f"train.resume must be true or false, got {cfg.train.resume!r}")
+    if not 0 < cfg.train.min_time_span <= 1:
+        raise ConfigError(f"train.min_time_span must be in (0, 1], got {cfg.train.min_time_span!r}")
+    if not 0 <= cfg.train.feature_noise < 1:
+        raise ConfigError(f"train.feature_noise must be in [0, 1), got {cfg.train.feature_noise!r}")
     for key in ("dropout", "input_dropout", "output_dropout"):
         value = getattr(cfg.head, key)
         if not 0 <= value < 1:

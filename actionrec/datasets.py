@@ -16,7 +16,9 @@
 
 Whenever no split file or folder says which videos are validation (or test)
 videos, they are held out *by group* (`group_of`): clips cut from one recording
-(UCF's `gNN`, a session subfolder, a `_sNN_` name) never straddle two splits.
+(UCF's `gNN`, a session subfolder, a `_sNN_` name) never straddle two splits. A
+class with a single group goes wholly to train, or, with `single_group="videos"`
+(the `personal` preset: one recording session per action), is split by video.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ import random
 import re
 import warnings
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Sequence
 
@@ -35,6 +37,8 @@ from .errors import ConfigError, DatasetError
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
 UCF_SPLIT_DIR = "ucfTrainTestlist"
 LAYOUTS = ("ucf101", "folders", "list")
+RECORDINGS_FILE = "recordings.json"   # written by `actionrec record`: a personal dataset
+SINGLE_GROUP_POLICIES = ("train", "videos")
 
 _UCF_NAME = re.compile(r"v_(.+)_g(\d+)_c(\d+)")
 _SESSION_NAME = re.compile(r".+_(s\d+)_[^_]+")
@@ -73,28 +77,32 @@ class DatasetSplit:
 
 def load_dataset(root: str | Path, fold: int = 1, val_fraction: float = 0.15,
                  test_fraction: float = 0.25, seed: int = 0,
-                 allow_outside_root: bool = False) -> DatasetSplit:
+                 allow_outside_root: bool = False, single_group: str = "train") -> DatasetSplit:
     """Find the layout of `root` (see the module docstring) and return its split.
 
     `fold` picks the UCF101 split (1..3). `val_fraction` and `test_fraction` are
     fractions of each class's groups, used only where the layout has no such split.
+    `single_group` says what happens to a class with one group there: "train" (all
+    of it trains) or "videos" (its videos are split one by one).
     List files may name videos outside `root` only with `allow_outside_root`.
     Raises `DatasetError` naming the file (and line) at fault.
     """
     check_fractions(val_fraction, test_fraction)
+    if single_group not in SINGLE_GROUP_POLICIES:
+        raise ConfigError(f"single_group={single_group!r} is not one of {', '.join(SINGLE_GROUP_POLICIES)}")
     root = Path(os.path.abspath(Path(root).expanduser()))
     if not root.exists():
         raise DatasetError(f"{root}: dataset root does not exist")
     if root.is_file():
-        split = _load_single_list(root, val_fraction, test_fraction, seed, allow_outside_root)
+        split = _load_single_list(root, val_fraction, test_fraction, seed, allow_outside_root, single_group)
     elif (root / "train.txt").exists() or (root / "test.txt").exists():
-        split = _load_list_dir(root, val_fraction, seed, allow_outside_root)
+        split = _load_list_dir(root, val_fraction, seed, allow_outside_root, single_group)
     elif (root / "train").is_dir():
-        split = _load_split_folders(root, val_fraction, seed)
+        split = _load_split_folders(root, val_fraction, seed, single_group)
     elif (split_dir := _find_ucf_split_dir(root)) is not None:
-        split = _load_ucf101(root, split_dir, fold, val_fraction, seed, allow_outside_root)
+        split = _load_ucf101(root, split_dir, fold, val_fraction, seed, allow_outside_root, single_group)
     else:
-        split = _load_class_folders(root, val_fraction, test_fraction, seed)
+        split = _load_class_folders(root, val_fraction, test_fraction, seed, single_group)
     _check_disjoint(split)
     return split
 
@@ -137,16 +145,19 @@ def group_of(path: Path, class_dir: Path | None) -> str:
 
 
 def group_split(items: Sequence[VideoItem], val_fraction: float, test_fraction: float,
-                seed: int, class_names: Sequence[str] | None = None,
+                seed: int, class_names: Sequence[str] | None = None, single_group: str = "train",
                 ) -> tuple[list[VideoItem], list[VideoItem], list[VideoItem]]:
     """Split items into (train, val, test) by group, stratified by class.
 
     Per class, its sorted groups are shuffled with a `random.Random(f"{seed}:{label}")`,
     then `round(test_fraction * n)` groups go to test and `round(val_fraction * n)` to
     val (see `_test_group_count`, `_val_group_count` for the minimums). A class with a
-    single group goes wholly to train, with a warning naming it. Item order is kept.
+    single group goes wholly to train, with a warning naming it; with
+    `single_group="videos"` each of its videos is a group instead (`regroup_single`).
+    Item order is kept.
     """
     check_fractions(val_fraction, test_fraction)
+    items = regroup_single(items, single_group, class_names)
     assignment, single = {}, []
     for label, groups in _groups_by_class(items).items():
         n_test = _test_group_count(len(groups), test_fraction)
@@ -161,16 +172,36 @@ def group_split(items: Sequence[VideoItem], val_fraction: float, test_fraction: 
 
 
 def split_train_val(items: Sequence[VideoItem], val_fraction: float, seed: int,
-                    class_names: Sequence[str] | None = None,
+                    class_names: Sequence[str] | None = None, single_group: str = "train",
                     ) -> tuple[list[VideoItem], list[VideoItem]]:
     """Hold out `round(val_fraction * n)` groups of each class as val; same rules as `group_split`."""
     check_fractions(val_fraction, 0.0)
+    items = regroup_single(items, single_group, class_names)
     assignment = {}
     for label, groups in _groups_by_class(items).items():
         n_val = _val_group_count(len(groups), len(groups), val_fraction)
         assignment.update(_assign(label, groups, 0, n_val, seed))
     train, val, _ = _partition(items, assignment)
     return train, val
+
+
+def regroup_single(items: Sequence[VideoItem], single_group: str,
+                   class_names: Sequence[str] | None = None) -> list[VideoItem]:
+    """With `single_group="videos"`, each video of a class that has a single group (one
+    recording session) becomes its own group, so that some of its videos can be held
+    out; a warning names those classes. With "train", `items` unchanged."""
+    items = list(items)
+    if single_group == "train":
+        return items
+    single = [label for label, groups in _groups_by_class(items).items()
+              if len(groups) == 1 and sum(i.label == label for i in items) > 1]
+    if not single:
+        return items
+    names = [class_names[label] if class_names else f"label {label}" for label in single]
+    warnings.warn(f"{len(single)} class(es) have a single recording session, so single takes of it are "
+                  f"held out instead: {', '.join(names)}. Takes of one session look alike, so held-out "
+                  f"accuracy is optimistic; record a second session for an honest estimate", stacklevel=3)
+    return [replace(i, group=i.path.stem) if i.label in single else i for i in items]
 
 
 def _test_group_count(n_groups: int, fraction: float) -> int:
@@ -269,18 +300,19 @@ def _items_from_class_folders(parent: Path, class_index: dict[str, int],
 
 
 def _load_class_folders(root: Path, val_fraction: float, test_fraction: float,
-                        seed: int) -> DatasetSplit:
+                        seed: int, single_group: str = "train") -> DatasetSplit:
     class_dirs = _class_dirs(root)
     if not class_dirs:
         raise DatasetError(f"{root}: no dataset found: expected class folders <Class>/<video>, "
                            f"train/ and test/ folders, train.txt and test.txt, or {UCF_SPLIT_DIR}/")
     names = [d.name for d in class_dirs]
     items = _items_from_class_folders(root, {n: i for i, n in enumerate(names)}, root)
-    train, val, test = group_split(items, val_fraction, test_fraction, seed, names)
+    train, val, test = group_split(items, val_fraction, test_fraction, seed, names, single_group)
     return DatasetSplit(names, train, val, test, "folders", f"group split seed {seed}")
 
 
-def _load_split_folders(root: Path, val_fraction: float, seed: int) -> DatasetSplit:
+def _load_split_folders(root: Path, val_fraction: float, seed: int,
+                        single_group: str = "train") -> DatasetSplit:
     train_dir, val_dir, test_dir = root / "train", root / "val", root / "test"
     if not test_dir.is_dir() and not val_dir.is_dir():
         raise DatasetError(f"{root}: has train/ but neither test/ nor val/")
@@ -295,7 +327,7 @@ def _load_split_folders(root: Path, val_fraction: float, seed: int) -> DatasetSp
         return DatasetSplit(names, train, val, test, "folders", "train/val/test folders")
     held_out = test_dir if test_dir.is_dir() else val_dir
     test = _items_from_class_folders(held_out, index, train_dir)
-    train, val = split_train_val(train, val_fraction, seed, names)
+    train, val = split_train_val(train, val_fraction, seed, names, single_group)
     return DatasetSplit(names, train, val, test, "folders",
                         f"train/{held_out.name} folders ({held_out.name}/ is the test set); "
                         f"val by group split seed {seed}")
@@ -398,7 +430,7 @@ def _raise_missing(list_file: Path, missing: list[str]) -> None:
 
 
 def _load_list_dir(root: Path, val_fraction: float, seed: int,
-                   allow_outside_root: bool) -> DatasetSplit:
+                   allow_outside_root: bool, single_group: str = "train") -> DatasetSplit:
     train_file, val_file, test_file = root / "train.txt", root / "val.txt", root / "test.txt"
     for required in (train_file, test_file):
         if not required.is_file():
@@ -420,18 +452,18 @@ def _load_list_dir(root: Path, val_fraction: float, seed: int,
     if val_file.is_file():
         return DatasetSplit(names, train, read(val_file), test, "list",
                             "list files train.txt/val.txt/test.txt")
-    train, val = split_train_val(train, val_fraction, seed, names)
+    train, val = split_train_val(train, val_fraction, seed, names, single_group)
     return DatasetSplit(names, train, val, test, "list",
                         f"list files train.txt/test.txt; val by group split seed {seed}")
 
 
 def _load_single_list(list_file: Path, val_fraction: float, test_fraction: float,
-                      seed: int, allow_outside_root: bool) -> DatasetSplit:
+                      seed: int, allow_outside_root: bool, single_group: str = "train") -> DatasetSplit:
     entries = _parse_list_file(list_file)
     names = sorted({label for _, _, label in entries})
     index = {n: i for i, n in enumerate(names)}
     items = _items_from_list(list_file, entries, index, list_file.parent, allow_outside_root)
-    train, val, test = group_split(items, val_fraction, test_fraction, seed, names)
+    train, val, test = group_split(items, val_fraction, test_fraction, seed, names, single_group)
     return DatasetSplit(names, train, val, test, "list",
                         f"list file {list_file.name}; group split seed {seed}")
 
@@ -453,7 +485,7 @@ def _read_class_ind(path: Path) -> list[str]:
     for lineno, text in _content_lines(path):
         _refuse_wrong_separator(_INDEX_WRONG_SEPARATOR, text, f"{path}:{lineno}", "'<index> <ClassName>'")
         parts = text.split(maxsplit=1)
-        if len(parts) != 2 or not parts[0].isdigit():
+        if len(parts) != 2 or not (parts[0].isascii() and parts[0].isdigit()):
             raise DatasetError(f"{path}:{lineno}: expected '<index> <ClassName>', got {text!r}")
         if int(parts[0]) != len(names) + 1:
             raise DatasetError(f"{path}:{lineno}: class index {parts[0]} out of order "
@@ -516,14 +548,14 @@ def _ucf_items(list_file: Path, class_index: dict[str, int], root: Path,
 
 
 def _load_ucf101(root: Path, split_dir: Path, fold: int, val_fraction: float, seed: int,
-                 allow_outside_root: bool) -> DatasetSplit:
+                 allow_outside_root: bool, single_group: str = "train") -> DatasetSplit:
     names = _read_class_ind(split_dir / "classInd.txt")
     _check_class_folders(root, names, split_dir / "classInd.txt")
     train_file, test_file = _ucf_fold_files(split_dir, fold)
     index = {n: i for i, n in enumerate(names)}
     train = _ucf_items(train_file, index, root, allow_outside_root)
     test = _ucf_items(test_file, index, root, allow_outside_root)
-    train, val = split_train_val(train, val_fraction, seed, names)
+    train, val = split_train_val(train, val_fraction, seed, names, single_group)
     return DatasetSplit(names, train, val, test, "ucf101",
                         f"{UCF_SPLIT_DIR} fold {fold}; val by group split seed {seed}")
 
@@ -545,6 +577,11 @@ def _check_class_folders(root: Path, names: list[str], class_ind: Path) -> None:
 def _holds_videos(folder: Path) -> bool:
     return any(not name.startswith(".") and name.lower().endswith(VIDEO_EXTENSIONS)
                for _, _, files in os.walk(folder) for name in files)
+
+
+def is_recorded(root: str | Path) -> bool:
+    """Whether `root` is a dataset folder `actionrec record` made (it holds `RECORDINGS_FILE`)."""
+    return (Path(root) / RECORDINGS_FILE).is_file()
 
 
 def _preview(names, limit: int = 10) -> str:

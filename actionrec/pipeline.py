@@ -105,7 +105,7 @@ def load_split(data_root: str | Path, cfg: Config) -> DatasetSplit:
     d = cfg.data
     return load_dataset(data_root, fold=d.fold, val_fraction=d.val_fraction,
                         test_fraction=d.test_fraction, seed=d.split_seed,
-                        allow_outside_root=d.allow_outside_root)
+                        allow_outside_root=d.allow_outside_root, single_group=d.single_group)
 
 
 @dataclass
@@ -118,6 +118,7 @@ class TrainResult:
     train_clips_per_second: float
     skipped: dict
     resumed_from: str | None = None
+    test_metrics: dict | None = None     # with `train.evaluate_test`, when the split has test videos
 
 
 def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = True) -> TrainResult:
@@ -139,19 +140,25 @@ def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = 
     meta = bundle_meta(cfg, source, split, head_kwargs, fit.best_val_acc, baseline_val, data_root)
     meta["sampling"]["stream_stride"] = trained_step_spacing(cfg, source.cache, train_items)
     bundle = save_bundle(out, fit.head, baseline, meta)
+    test_metrics = None
+    if cfg.train.evaluate_test and split.test:
+        test_metrics = evaluate(bundle, data_root, cfg, json_path=run_dir / "eval" / "metrics.json",
+                                progress=progress)
     return TrainResult(bundle, run_dir, fit.best_val_acc, baseline_val, extraction_fps,
-                       fit.clips_per_second, skipped, fit.resumed_from)
+                       fit.clips_per_second, skipped, fit.resumed_from, test_metrics)
 
 
 def trained_step_spacing(cfg: Config, cache: FeatureCache, items: list[VideoItem]) -> int:
     """Timeline steps between a training clip's steps: `stride` for strided clips; for
-    segment clips, the typical video's length over `clip_steps`. Streaming uses it so
-    that live steps are as far apart in time as the steps the head learned from."""
+    segment clips, the typical stretch a clip spans (the median video's length, times
+    the mean temporal crop) over `clip_steps`. Streaming uses it so that live steps are
+    as far apart in time as the steps the head learned from."""
     s = cfg.sampling
     if s.train_mode == "strided":
         return s.stride
     lengths = sorted(len(cache.load(i.path)) for i in items)
-    return max(1, round(lengths[len(lengths) // 2] / s.clip_steps))
+    mean_span = (1 + cfg.train.min_time_span) / 2
+    return max(1, round(lengths[len(lengths) // 2] * mean_span / s.clip_steps))
 
 
 def head_config(cfg: Config, backbone: Backbone, num_classes: int) -> dict:
@@ -186,6 +193,8 @@ def bundle_meta(cfg: Config, source: FeatureSource, split: DatasetSplit, head_kw
                      "eval_clips": cfg.sampling.eval_clips},
         "head": head_kwargs,
         "class_names": split.class_names,
+        "background_class": (cfg.data.background_class if cfg.data.background_class in split.class_names
+                             else None),
         "data": {"root": str(data_root), "layout": split.layout, "split": split.source,
                  **{k: v for k, v in vars(cfg.data).items() if k != "reader"}},
         "training": {"val_acc": val_acc, "baseline_val_acc": baseline_val_acc,
@@ -199,7 +208,8 @@ def evaluate(bundle_path: str | Path, data_root: str | Path, cfg: Config, fold: 
     """Score the bundle on the test split of `data_root`; write JSON and a confusion PNG."""
     bundle = load_bundle(bundle_path)
     data_cfg = replace(cfg.data, **{k: bundle.meta["data"][k] for k in
-                                    ("val_fraction", "test_fraction", "split_seed") if k in bundle.meta["data"]})
+                                    ("val_fraction", "test_fraction", "split_seed", "single_group")
+                                    if k in bundle.meta["data"]})
     data_cfg.fold = fold or data_cfg.fold
     split = load_split(data_root, replace(cfg, data=data_cfg))
     items = relabel(split, bundle, data_root)

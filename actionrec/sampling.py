@@ -77,13 +77,25 @@ def strided_indices(num_steps: int, clip_steps: int, stride: int = 1,
     return start + stride * np.arange(clip_steps, dtype=np.int64)
 
 
+def random_span(num_steps: int, min_fraction: float, rng: np.random.Generator) -> tuple[int, int]:
+    """A random stretch of the timeline, `(start, length)`, at least `min_fraction` of it
+    (and at least one step) long: a temporal crop. With `min_fraction` 1: `(0, num_steps)`."""
+    if min_fraction >= 1.0:
+        return 0, num_steps
+    shortest = max(1, math.ceil(min_fraction * num_steps))
+    length = int(rng.integers(shortest, num_steps + 1))
+    return int(rng.integers(0, num_steps - length + 1)), length
+
+
 def train_clip(num_steps: int, clip_steps: int, mode: str, rng: np.random.Generator,
-               stride: int = 1) -> np.ndarray:
-    """One random training clip on a timeline of `num_steps`. `(clip_steps,)` int64."""
+               stride: int = 1, min_span: float = 1.0) -> np.ndarray:
+    """One random training clip on a timeline of `num_steps`, drawn from a random stretch
+    of at least `min_span` of it (`random_span`). `(clip_steps,)` int64."""
     check_mode(mode)
+    start, length = random_span(num_steps, min_span, rng)
     if mode == "segments":
-        return segment_indices(num_steps, clip_steps, rng)
-    return strided_indices(num_steps, clip_steps, stride, rng)
+        return start + segment_indices(length, clip_steps, rng)
+    return start + strided_indices(length, clip_steps, stride, rng)
 
 
 def eval_clips(num_steps: int, clip_steps: int, mode: str, num_clips: int = 1,

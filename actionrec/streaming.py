@@ -31,8 +31,9 @@ from .features import make_encoder
 class Prediction:
     """What the recognizer says after one step.
 
-    `label` is None when the smoothed score is below the threshold (no known action)
-    or while the first window is still filling (`warming_up`).
+    `label` is None when the smoothed score is below the threshold or the top class is
+    the bundle's background ("none of these") class (no known action), or while the
+    first window is still filling (`warming_up`).
     """
     timestamp: float                 # seconds, of the frame that made this step
     label: str | None
@@ -84,6 +85,7 @@ class StreamingRecognizer:
         self.window = int(bundle.sampling["clip_steps"])
         self.gate = FrameGate(float(bundle.sampling["fps"]) / stream_stride(bundle))
         self.smoothing, self.threshold, self.topk = max(1, smoothing), threshold, topk
+        self.background = bundle.background_class
         self.reset()
 
     def reset(self) -> None:
@@ -140,7 +142,8 @@ class StreamingRecognizer:
         order = np.argsort(probs)[::-1][:self.topk]
         names = self.bundle.class_names
         score = float(probs[order[0]])
-        label = names[order[0]] if ready and score >= self.threshold else None
+        known = ready and score >= self.threshold and names[order[0]] != self.background
+        label = names[order[0]] if known else None
         return Prediction(ts, label, score, [(names[i], float(probs[i])) for i in order], probs, raw,
                           self.steps, not ready, latency_ms)
 

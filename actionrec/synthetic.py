@@ -17,10 +17,12 @@ import shutil
 import zlib
 from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import cv2
 import numpy as np
+
+from .video_io import write_video  # noqa: F401  (tests and scripts import it from here)
 
 DEMO_CLASSES = ("grow", "shrink", "slide_left", "slide_right", "turn_clockwise", "turn_anticlockwise")
 SHAPES = ("circle", "square", "triangle")
@@ -49,34 +51,6 @@ _SUBPIXEL_BITS = 4
 _DEMO_FORMAT = 1  # bump when the generator changes, so old demo datasets are rewritten
 
 
-def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 25.0,
-                codec: str = "MJPG") -> Path:
-    """Write RGB uint8 frames `(H, W, 3)` to `path` (an .avi with MJPG by default).
-
-    The file is written under a temporary name and renamed, so a reader never sees
-    half a video.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    writer = None
-    try:
-        for frame in frames:
-            if writer is None:
-                h, w = frame.shape[:2]
-                writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*codec), fps, (w, h))
-                if not writer.isOpened():
-                    raise OSError(f"{path}: OpenCV cannot write codec {codec!r}")
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    finally:
-        if writer is not None:
-            writer.release()
-    if writer is None:
-        raise ValueError(f"{path}: no frames to write")
-    tmp.replace(path)
-    return path
-
-
 # ---------------------------------------------------------------- demo clips
 
 def render_clip(action: str, rng: np.random.Generator, size: tuple[int, int] = (112, 112),
@@ -102,6 +76,24 @@ def render_clip(action: str, rng: np.random.Generator, size: tuple[int, int] = (
     polygons = _MOTIONS[motion](rng, height, width, num_frames)
     frames = _draw_frames(background, polygons, _vivid_colour(rng), rng)
     return np.ascontiguousarray(frames[::-1]) if backwards else frames
+
+
+def render_performance(action: str, seconds: float, fps: float = 30.0, size: tuple[int, int] = (120, 160),
+                       scene: int = 0, seed: int = 0, repeat_seconds: float = 1.5) -> Iterator[np.ndarray]:
+    """A person performing `action` again and again in front of one camera: the frames
+    `(H, W, 3)` uint8 RGB of `seconds` of video over one background (`scene`: the room),
+    each repetition `repeat_seconds` long with its own random shape, colour and speed
+    (drawn from `seed`). A stand-in for a webcam session (`actionrec record` reads it
+    as its source)."""
+    total = round(seconds * fps)
+    per_repeat = max(2, round(repeat_seconds * fps))
+    background = group_background(np.random.default_rng([scene, 7]), size)
+    done, repeat = 0, 0
+    while done < total:
+        rng = np.random.default_rng([seed, zlib.crc32(action.encode()), repeat])
+        for frame in render_clip(action, rng, size, per_repeat, background)[: total - done]:
+            yield frame
+        done, repeat = min(total, done + per_repeat), repeat + 1
 
 
 def group_background(rng: np.random.Generator, size: tuple[int, int]) -> np.ndarray:

@@ -46,22 +46,30 @@ warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and i
 
 
 class TrainClips(Dataset):
-    """One random clip per video per epoch: `(T, S, D)` float32 features and the label."""
+    """Random clips, `clips_per_video` per video per epoch: `(T, S, D)` float32 features
+    and the label. Augmentation: each clip comes from a random stretch of at least
+    `min_span` of its video (`sampling.random_span`), and its features are multiplied
+    by `1 + N(0, feature_noise)`."""
 
     def __init__(self, items: list[VideoItem], cache: FeatureCache, clip_steps: int, mode: str,
-                 stride: int = 1):
+                 stride: int = 1, clips_per_video: int = 1, min_span: float = 1.0,
+                 feature_noise: float = 0.0):
         self.items, self.cache = items, cache
         self.clip_steps, self.mode, self.stride = clip_steps, mode, stride
+        self.clips_per_video, self.min_span, self.feature_noise = clips_per_video, min_span, feature_noise
 
     def __len__(self) -> int:
-        return len(self.items)
+        return len(self.items) * self.clips_per_video
 
     def __getitem__(self, i: int):
-        item = self.items[i]
+        item = self.items[i % len(self.items)]
         feats = self.cache.load(item.path)
         rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ())))
-        idx = train_clip(len(feats), self.clip_steps, self.mode, rng, self.stride)
-        return torch.from_numpy(np.asarray(feats[idx], dtype=np.float32)), item.label
+        idx = train_clip(len(feats), self.clip_steps, self.mode, rng, self.stride, self.min_span)
+        clip = np.asarray(feats[idx], dtype=np.float32)
+        if self.feature_noise:
+            clip = clip * (1 + self.feature_noise * rng.standard_normal(clip.shape, dtype=np.float32))
+        return torch.from_numpy(clip), item.label
 
 
 class EvalClips(Dataset):
@@ -194,9 +202,10 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     import time
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
     s, t = cfg.sampling, cfg.train
-    train_loader = DataLoader(TrainClips(train_items, cache, s.clip_steps, s.train_mode, s.stride),
-                              batch_size=t.batch_size, shuffle=True, num_workers=t.num_workers,
-                              drop_last=len(train_items) > t.batch_size)
+    clips = TrainClips(train_items, cache, s.clip_steps, s.train_mode, s.stride, t.clips_per_video,
+                       t.min_time_span, t.feature_noise)
+    train_loader = DataLoader(clips, batch_size=t.batch_size, shuffle=True, num_workers=t.num_workers,
+                              drop_last=len(clips) > t.batch_size)
     val_loader = None
     if val_items:
         val_loader = DataLoader(EvalClips(val_items, cache, s.clip_steps, s.train_mode, 1, s.stride),
@@ -223,9 +232,9 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     if checkpoint is not None and checkpoint.best_model_path:
         best = load_best(module, checkpoint.best_model_path)
     finish_loggers(trainer)
-    clips = len(train_items) * trainer.current_epoch
+    seen = len(clips) * trainer.current_epoch
     return FitResult(module.head.cpu().eval(), best, trainer.current_epoch, seconds,
-                     clips / seconds if seconds else 0.0,
+                     seen / seconds if seconds else 0.0,
                      checkpoint.best_model_path if checkpoint is not None else None,
                      str(resume) if resume is not None else None)
 

@@ -65,7 +65,7 @@ import math
 import os
 import re
 from pathlib import Path
-from typing import Sequence
+from typing import Iterable, Sequence
 
 import cv2
 import numpy as np
@@ -386,6 +386,34 @@ def opencv_frame_to_rgb(frame: np.ndarray, path: str = "<frame>") -> np.ndarray:
 
 
 BACKENDS: dict[str, type[VideoReader]] = {"decord": DecordReader, "opencv": OpenCVReader}
+
+
+def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 25.0,
+                codec: str = "MJPG") -> Path:
+    """Write RGB uint8 frames `(H, W, 3)` to `path` (an .avi with MJPG by default).
+
+    The file is written under a temporary name and renamed, so a reader never sees
+    half a video.
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
+    writer = None
+    try:
+        for frame in frames:
+            if writer is None:
+                h, w = frame.shape[:2]
+                writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*codec), fps, (w, h))
+                if not writer.isOpened():
+                    raise OSError(f"{path}: OpenCV cannot write codec {codec!r}")
+            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+    finally:
+        if writer is not None:
+            writer.release()
+    if writer is None:
+        raise ValueError(f"{path}: no frames to write")
+    tmp.replace(path)
+    return path
 
 
 def open_video(path: str | Path, backend: str = "auto") -> VideoReader:

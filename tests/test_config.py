@@ -9,7 +9,7 @@ def test_default_yaml_matches_the_code_defaults():
     assert yaml.safe_load((CONFIG_DIR / "default.yaml").read_text()) == Config().to_dict()
 
 
-@pytest.mark.parametrize("preset", ["default", "demo", "ucf101"])
+@pytest.mark.parametrize("preset", ["default", "demo", "ucf101", "personal"])
 def test_presets_load(preset):
     cfg = load_config(preset)
     assert cfg.train.grad_clip > 0

@@ -354,3 +354,34 @@ def test_split_train_val_holds_out_whole_groups_of_each_class():
         train, val = split_train_val(items, 0.15, seed=0)
     assert len({i.group for i in val if i.label == 0}) == 3
     assert not class_group_keys(train) & class_group_keys(val)
+
+
+def test_single_session_classes_hold_out_single_takes_and_two_sessions_hold_out_a_session():
+    """The `personal` preset: one session of 5 takes -> 3 train / 1 val / 1 test takes,
+    with a warning naming the class; a class recorded in 3 sessions keeps them whole."""
+    one_session = [VideoItem(Path(f"/d/wave/wave_s01_t{t:02d}.mp4"), 0, "s01") for t in range(1, 6)]
+    three_sessions = [VideoItem(Path(f"/d/clap/clap_s{s:02d}_t{t:02d}.mp4"), 1, f"s{s:02d}")
+                      for s in (1, 2, 3) for t in range(1, 6)]
+    items = one_session + three_sessions
+    with pytest.warns(UserWarning, match=r"single recording session.*: wave\."):
+        train, val, test = group_split(items, 0.2, 0.2, seed=0, class_names=["wave", "clap"],
+                                       single_group="videos")
+    counts = [sum(i.label == 0 for i in part) for part in (train, val, test)]
+    assert counts == [3, 1, 1]
+    for part in (val, test):
+        assert len({i.group for i in part if i.label == 1}) == 1      # one whole session each
+    assert not class_group_keys(train) & class_group_keys(test)
+    with pytest.warns(UserWarning, match="go wholly to train"):
+        train, val, test = group_split(items, 0.2, 0.2, seed=0, class_names=["wave", "clap"])
+    assert sum(i.label == 0 for i in train) == 5                       # the default: all to train
+
+
+def test_recorded_folder_is_split_by_takes_through_load_dataset(tmp_path):
+    for label in ("wave", "clap"):
+        for t in range(1, 6):
+            touch(tmp_path / label / f"{label}_s01_t{t:02d}.mp4")
+    with pytest.warns(UserWarning, match="single recording session"):
+        split = load_dataset(tmp_path, val_fraction=0.2, test_fraction=0.2, single_group="videos")
+    assert (len(split.train), len(split.val), len(split.test)) == (6, 2, 2)
+    with pytest.raises(Exception, match="single_group='sessions' is not one of train, videos"):
+        load_dataset(tmp_path, single_group="sessions")

@@ -64,3 +64,15 @@ def test_eval_clips_spread_over_the_video():
 def test_unknown_mode_names_the_choices():
     with pytest.raises(ValueError, match="segments, strided"):
         train_clip(10, 4, "random", np.random.default_rng(0))
+
+
+def test_temporal_crop_spans_at_least_the_asked_fraction_and_stays_inside():
+    from actionrec.sampling import random_span
+    rng = np.random.default_rng(0)
+    spans = [random_span(24, 0.6, rng) for _ in range(500)]
+    assert all(15 <= length <= 24 and 0 <= start and start + length <= 24 for start, length in spans)
+    assert len({s for s in spans}) > 20                       # really random: starts and lengths vary
+    assert random_span(24, 1.0, rng) == (0, 24)
+    clips = [train_clip(24, 6, "segments", rng, min_span=0.5) for _ in range(200)]
+    assert all(np.all(np.diff(c) >= 0) and c[0] >= 0 and c[-1] < 24 for c in clips)
+    assert max(c[-1] - c[0] for c in clips) > 15 and min(c[-1] - c[0] for c in clips) < 12

@@ -94,3 +94,20 @@ def test_smoothing_and_threshold():
     rec = StreamingRecognizer(bundle, enc, smoothing=1, threshold=0.0)
     p = [rec.push(f, i / 5.0) for i, f in enumerate(frames(6))][-1]
     assert p.label == p.topk[0][0] and len(p.topk) == 3
+
+
+def test_the_background_class_is_shown_as_no_action():
+    """A bundle trained with a recorded `none` class: when it wins, the live label is
+    "no action" (None), while the scores still show it."""
+    bundle, enc = make_bundle(), FakeEncoder()
+    bundle.meta["class_names"] = ["a", "none", "c"]
+    with torch.no_grad():
+        bundle.head.classifier.bias[1] = 50.0                  # "none" always wins
+    rec = StreamingRecognizer(bundle, enc, smoothing=1, threshold=0.0)
+    without = [rec.push(f, i / 5.0) for i, f in enumerate(frames(10))]
+    assert without[-1].label == "none"
+    bundle.meta["background_class"] = "none"
+    rec = StreamingRecognizer(bundle, enc, smoothing=1, threshold=0.0)
+    preds = [rec.push(f, i / 5.0) for i, f in enumerate(frames(10))]
+    assert all(p.label is None for p in preds) and preds[-1].topk[0][0] == "none"
+    assert not preds[-1].warming_up

@@ -1,0 +1,345 @@
+"""`actionrec record`: a guided recorder for your own actions.
+
+source (webcam, URL or file) -> capture thread (`live.start_capture`) -> `TakeRecorder`:
+countdown -> recording -> take saved -> countdown -> ... -> done
+
+Each take is saved as `DATA/<label>/<label>_s<NN>_t<MM>.mp4`, the folder-per-class
+layout `actionrec train` reads. `sNN` is the recording session: one run of the
+recorder for one label, numbered after the sessions already in the folder, so
+re-running adds takes and never overwrites. The group-aware split reads `sNN` as
+the group, so takes of one session never straddle training and validation.
+
+Timing follows the source's timestamps (media time for a file, capture time for a
+camera or URL), so a file stands in for a camera exactly: a take is the frames
+whose timestamps fall within `seconds` of its first frame.
+
+A take is kept in memory (frames larger than `max_side` are scaled down) and
+written, under a temporary name then renamed, only once complete. A take cut short
+(the source ends or is lost, frames stop arriving for more than `MAX_GAP_S`, `q`,
+Esc, Ctrl-C) is discarded: no half take ever lands in the dataset. Every saved
+take is also listed in `DATA/recordings.json` (`datasets.RECORDINGS_FILE`), which
+tells `actionrec train` to use the `personal` preset.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import sys
+import threading
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .datasets import RECORDINGS_FILE, VIDEO_EXTENSIONS
+from .errors import ConfigError
+from .live import (EXIT_CODES, FrameBuffer, FrameSource, Window, check_live_args, start_capture,
+                   write_json_atomic)
+from .video_io import write_video
+
+log = logging.getLogger(__name__)
+
+MAX_GAP_S = 0.5            # frames stopping longer than this mid-take discard the take
+TAKE_SUFFIX = ".mp4"
+TAKE_CODEC = "mp4v"
+_LABEL = re.compile(r"[^\W_][\w-]*")
+_FONT = cv2.FONT_HERSHEY_SIMPLEX
+
+
+def check_label(label: str) -> str:
+    """The label, or a `ConfigError` naming it: it becomes a folder and file names."""
+    if not _LABEL.fullmatch(label or ""):
+        raise ConfigError(f"label {label!r} must be a word of letters, digits, '_' or '-' "
+                          f"(e.g. wave or open_door): it names the class folder")
+    return label
+
+
+def next_session(class_dir: Path, label: str) -> int:
+    """One more than the highest session number of `label`'s takes in `class_dir`."""
+    pattern = re.compile(rf"\.?{re.escape(label)}_s(\d+)_t\d+.*")
+    numbers = [int(m.group(1)) for p in class_dir.glob(f"*{label}_s*")
+               if (m := pattern.fullmatch(p.name))] if class_dir.is_dir() else []
+    return max(numbers, default=0) + 1
+
+
+def remove_stale_temporaries(class_dir: Path, label: str) -> list[Path]:
+    """Delete half-written takes a killed earlier run left (`.<label>_sNN_tMM.tmp.mp4`)."""
+    stale = sorted(class_dir.glob(f".{label}_s*_t*.tmp*")) if class_dir.is_dir() else []
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
+
+
+def fit_frame(frame: np.ndarray, max_side: int) -> np.ndarray:
+    """`(H, W, 3)` uint8 scaled down so its longer side is at most `max_side`, with even
+    sides (what mp4v writes); returned unchanged when it already fits."""
+    h, w = frame.shape[:2]
+    scale = min(1.0, max_side / max(h, w))
+    size = (max(2, int(w * scale) // 2 * 2), max(2, int(h * scale) // 2 * 2))
+    if size == (w, h):
+        return frame
+    return cv2.resize(frame, size, interpolation=cv2.INTER_AREA)
+
+
+@dataclass
+class Take:
+    """The frames of the take in progress: `(H, W, 3)` uint8 RGB and their timestamps (s)."""
+    number: int
+    frames: list = field(default_factory=list)
+    times: list = field(default_factory=list)
+
+    @property
+    def span(self) -> float:
+        return self.times[-1] - self.times[0] if self.times else 0.0
+
+
+class TakeRecorder:
+    """Turns `(frame, ts)` into saved takes of one label and session.
+
+    `feed(frame, ts)` advances the countdown / recording state by the frame's
+    timestamp; `phase` is "countdown", "recording" or "done". `saved` lists the takes
+    written, `discarded` the reasons takes were thrown away.
+    """
+
+    def __init__(self, class_dir: Path, label: str, session: int, clips: int, seconds: float,
+                 countdown: float, max_side: int, source_fps: float | None):
+        self.class_dir, self.label, self.session = class_dir, label, session
+        self.clips, self.seconds, self.countdown = clips, seconds, countdown
+        self.max_side, self.source_fps = max_side, source_fps
+        self.phase, self.phase_start = "countdown", None
+        self.take: Take | None = None
+        self.saved: list[Path] = []
+        self.discarded: list[str] = []
+        self.on_saved = None          # called with each saved path (the manifest update)
+
+    def take_path(self, number: int) -> Path:
+        return self.class_dir / f"{self.label}_s{self.session:02d}_t{number:02d}{TAKE_SUFFIX}"
+
+    def feed(self, frame: np.ndarray, ts: float) -> None:
+        """One `(H, W, 3)` uint8 RGB frame at `ts` seconds."""
+        if self.phase == "done":
+            return
+        if self.phase_start is None:
+            self.phase_start = ts
+        if self.phase == "countdown" and ts - self.phase_start >= self.countdown - 1e-9:
+            self.phase, self.phase_start = "recording", ts
+            self.take = Take(len(self.saved) + 1)
+        if self.phase != "recording":
+            return
+        take = self.take
+        if take.times and ts - take.times[-1] > MAX_GAP_S:
+            self.discard(f"frames stopped for {ts - take.times[-1]:.1f} s")
+            self.phase_start = ts
+            return
+        if ts - self.phase_start >= self.seconds - 1e-9:
+            self.save()
+            self.phase_start = ts
+            return
+        take.frames.append(fit_frame(frame, self.max_side))
+        take.times.append(ts)
+
+    def save(self) -> None:
+        take, path = self.take, self.take_path(self.take.number)
+        fps = self.source_fps or ((len(take.times) - 1) / take.span if take.span > 0 else 30.0)
+        write_video(path, take.frames, fps, codec=TAKE_CODEC)
+        self.saved.append(path)
+        log.info("saved take %d/%d: %s (%d frames, %.1f s)", take.number, self.clips, path,
+                 len(take.frames), len(take.frames) / fps)
+        if self.on_saved is not None:
+            self.on_saved(path)
+        self.take = None
+        self.phase = "done" if len(self.saved) >= self.clips else "countdown"
+
+    def discard(self, reason: str) -> None:
+        """Throw the take in progress away (nothing of it is on disk yet)."""
+        if self.phase == "recording" and self.take is not None:
+            message = f"take {self.take.number} discarded: {reason}"
+            log.warning("%s", message)
+            self.discarded.append(message)
+        self.take = None
+        self.phase = "countdown" if self.phase != "done" else "done"
+
+    def status(self, ts: float | None) -> tuple[str, float]:
+        """What the screen says now, and the progress of the phase in [0, 1]."""
+        elapsed = 0.0 if ts is None or self.phase_start is None else ts - self.phase_start
+        number = len(self.saved) + 1
+        if self.phase == "done":
+            return f"done: {len(self.saved)} takes of {self.label}", 1.0
+        if self.phase == "countdown":
+            left = max(0.0, self.countdown - elapsed)
+            return (f"{self.label}: take {number}/{self.clips} in {np.ceil(left):.0f}",
+                    elapsed / self.countdown if self.countdown else 1.0)
+        return (f"REC {self.label}: take {number}/{self.clips}  {elapsed:.1f}/{self.seconds:g} s",
+                elapsed / self.seconds)
+
+
+def draw_status(frame: np.ndarray, text: str, progress: float, recording: bool) -> np.ndarray:
+    """Annotate a copy of `(H, W, 3)` uint8 RGB for the window: the status line, a red dot
+    while recording, a progress bar along the bottom. Saved takes are never annotated."""
+    out = frame.copy()
+    h, w = out.shape[:2]
+    scale = max(0.4, min(w, h) / 480)
+    band = out[: int(40 * scale)]
+    band[:] = (band * 0.4).astype(np.uint8)
+    x = 10
+    if recording:
+        cv2.circle(out, (int(18 * scale), int(20 * scale)), int(9 * scale), (230, 30, 30), -1, cv2.LINE_AA)
+        x = int(34 * scale)
+    cv2.putText(out, text, (x, int(28 * scale)), _FONT, 0.7 * scale,
+                (255, 90, 90) if recording else (255, 255, 255), max(1, round(2 * scale)), cv2.LINE_AA)
+    bar = int(w * min(1.0, max(0.0, progress)))
+    cv2.rectangle(out, (0, h - int(8 * scale)), (bar, h), (230, 30, 30) if recording else (255, 200, 0), -1)
+    return out
+
+
+# ---------------------------------------------------------------- the manifest
+
+def record_manifest(data_dir: Path, label: str, session: int, path: Path, source: str,
+                    seconds: float) -> Path:
+    """Add one saved take to `DATA/recordings.json` (rewritten atomically)."""
+    manifest = data_dir / RECORDINGS_FILE
+    data = read_manifest(manifest)
+    name = f"{label}_s{session:02d}"
+    sessions = data.setdefault("sessions", {})
+    entry = sessions.setdefault(name, {"label": label, "session": f"s{session:02d}", "source": source,
+                                       "seconds": seconds, "started": datetime.now().isoformat(
+                                           timespec="seconds"), "takes": []})
+    entry["takes"].append(str(path.relative_to(data_dir)))
+    return write_json_atomic(manifest, data)
+
+
+def read_manifest(manifest: Path) -> dict:
+    """The manifest's contents; a fresh one when absent, a warning when unreadable."""
+    if not manifest.is_file():
+        return {"format": 1, "sessions": {}}
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and isinstance(data.get("sessions"), dict):
+            return data
+    except (OSError, ValueError):
+        pass
+    log.warning("%s: unreadable; starting a new one (the takes themselves are untouched)", manifest)
+    return {"format": 1, "sessions": {}}
+
+
+def dataset_summary(data_dir: Path) -> list[str]:
+    """One line per class folder of `data_dir`: takes and sessions."""
+    lines = []
+    for class_dir in sorted(p for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        takes = [p for p in class_dir.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS
+                 and not p.name.startswith(".")]
+        sessions = {m.group(1) for p in takes if (m := re.search(r"_(s\d+)_t\d+$", p.stem))}
+        lines.append(f"  {class_dir.name}: {len(takes)} takes, {len(sessions) or 1} session(s)")
+    return lines
+
+
+# ---------------------------------------------------------------- running
+
+@dataclass
+class RecordPlan:
+    clips: int
+    seconds: float
+    countdown: float
+    max_side: int
+
+    def check(self) -> None:
+        if not isinstance(self.clips, int) or self.clips < 1:
+            raise ConfigError(f"--clips must be at least 1, got {self.clips!r}")
+        if not self.seconds > 0:
+            raise ConfigError(f"--seconds must be positive, got {self.seconds!r}")
+        if not self.countdown >= 0:
+            raise ConfigError(f"--countdown must be 0 or more, got {self.countdown!r}")
+        if not isinstance(self.max_side, int) or self.max_side < 32:
+            raise ConfigError(f"record.max_side must be at least 32, got {self.max_side!r}")
+
+
+def run_record(source: str, data_dir: str | Path, label: str, plan: RecordPlan, headless: bool = False,
+               realtime: bool | None = None) -> int:
+    """Record `plan.clips` takes of `label` from `source` into `data_dir`; the exit code:
+    0 (every take recorded, or `q`/Esc), 1 (the source ended or was lost first), 130 (Ctrl-C).
+
+    `realtime` (files only; None: on with a window, off headless) replays a file at its
+    fps, as a camera would deliver it.
+    """
+    check_label(label)
+    plan.check()
+    check_live_args(headless, None)
+    data_dir = Path(data_dir)
+    src = FrameSource(source)
+    class_dir = data_dir / label
+    for stale in remove_stale_temporaries(class_dir, label):
+        log.warning("removed a half-written take of an interrupted run: %s", stale)
+    session = next_session(class_dir, label)
+    src.open()
+    recorder = TakeRecorder(class_dir, label, session, plan.clips, plan.seconds, plan.countdown,
+                            plan.max_side, None if src.is_live else src.fps)
+    recorder.on_saved = lambda path: record_manifest(data_dir, label, session, path, src.name, plan.seconds)
+    realtime = (not headless) if realtime is None else realtime
+    window = None
+    ended = "error"
+    buffer, thread = None, None
+    try:
+        window = None if headless else Window(f"actionrec record: {label}")
+        buffer, thread = start_capture(src, realtime)
+        ended = record_loop(recorder, buffer, window)
+    except KeyboardInterrupt:
+        ended = "interrupted"
+    finally:
+        stop_capture(src, buffer, thread, window)
+        if recorder.phase == "recording":
+            recorder.discard({"interrupted": "interrupted (Ctrl-C)", "user_quit": "stopped (q/Esc)",
+                              "end_of_stream": "the source ended", "source_lost": "the source was lost",
+                              }.get(ended, "the recorder failed"))
+    return report(recorder, data_dir, ended, buffer)
+
+
+def record_loop(recorder: TakeRecorder, buffer: FrameBuffer, window: Window | None) -> str:
+    """Feed frames to `recorder` until every take is saved or the source ends; the reason."""
+    while recorder.phase != "done":
+        item = buffer.take(timeout=0.02 if window else 1.0)
+        if item is None and buffer.exhausted():
+            return buffer.ended
+        if item is not None:
+            recorder.feed(*item)
+        if window is not None and item is not None:
+            text, progress = recorder.status(item[1])
+            if window.show(draw_status(item[0], text, progress, recorder.phase == "recording")) == "quit":
+                return "user_quit"
+        elif window is not None and window.show(None) == "quit":
+            return "user_quit"
+    return "done"
+
+
+def stop_capture(src: FrameSource, buffer: FrameBuffer | None, thread: threading.Thread | None,
+                 window: Window | None) -> None:
+    if buffer is not None:
+        buffer.stop()
+    if thread is not None:
+        thread.join(timeout=3.0)
+    if thread is None or not thread.is_alive():
+        src.release()
+    if window is not None:
+        window.close()
+
+
+def report(recorder: TakeRecorder, data_dir: Path, ended: str, buffer: FrameBuffer | None) -> int:
+    """Say what was recorded, what was lost and what to do next; the exit code."""
+    done = len(recorder.saved)
+    where = recorder.class_dir
+    if ended == "done":
+        print(f"recorded {done} takes of {recorder.label} (session s{recorder.session:02d}) in {where}")
+    else:
+        why = {"end_of_stream": "the source ended", "source_lost": buffer.message if buffer else "source lost",
+               "user_quit": "you stopped", "interrupted": "interrupted"}.get(ended, ended)
+        print(f"{why} after {done} of {recorder.clips} takes of {recorder.label}; "
+              f"the {done} saved take(s) are in {where}", file=sys.stderr)
+    if data_dir.is_dir():
+        print(f"dataset {data_dir}:\n" + "\n".join(dataset_summary(data_dir)))
+        print(f"next: record more actions, then: actionrec train --data {data_dir} --out weights/mine.safetensors")
+    if ended == "done":
+        return 0
+    return {"user_quit": 0, "interrupted": EXIT_CODES["interrupted"]}.get(ended, 1)
