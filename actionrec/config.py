@@ -81,8 +81,8 @@ class TrainConfig:
     resume: bool = True         # a run folder with checkpoints/last.ckpt continues from it
     clips_per_video: int = 1    # random clips drawn from each training video per epoch
     min_time_span: float = 1.0  # a training clip spans a random 'min_time_span'..1 of its video
-    feature_noise: float = 0.0  # std of multiplicative Gaussian noise on training features
     evaluate_test: bool = False  # after training, score the bundle on the test split and report it
+    refit_all: bool = False     # then train again on every video for the epochs validation chose
 
 
 @dataclass
@@ -234,8 +234,6 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"train.resume must be true or false, got {cfg.train.resume!r}")
     if not 0 < cfg.train.min_time_span <= 1:
         raise ConfigError(f"train.min_time_span must be in (0, 1], got {cfg.train.min_time_span!r}")
-    if not 0 <= cfg.train.feature_noise < 1:
-        raise ConfigError(f"train.feature_noise must be in [0, 1), got {cfg.train.feature_noise!r}")
     for key in ("dropout", "input_dropout", "output_dropout"):
         value = getattr(cfg.head, key)
         if not 0 <= value < 1:

@@ -48,6 +48,8 @@ TAKE_SUFFIX = ".mp4"
 TAKE_CODEC = "mp4v"
 _LABEL = re.compile(r"[^\W_][\w-]*")
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
+REC_RED = (230, 30, 30)             # RGB: the recording dot, border and progress bar
+COUNTDOWN_YELLOW = (255, 200, 0)    # RGB: the countdown number and progress bar
 
 
 def check_label(label: str) -> str:
@@ -163,23 +165,26 @@ class TakeRecorder:
         self.take = None
         self.phase = "countdown" if self.phase != "done" else "done"
 
-    def status(self, ts: float | None) -> tuple[str, float]:
-        """What the screen says now, and the progress of the phase in [0, 1]."""
+    def status(self, ts: float | None) -> tuple[str, float, int | None]:
+        """What the screen says now, the progress of the phase in [0, 1], and the whole
+        seconds left of a countdown (None outside one)."""
         elapsed = 0.0 if ts is None or self.phase_start is None else ts - self.phase_start
         number = len(self.saved) + 1
         if self.phase == "done":
-            return f"done: {len(self.saved)} takes of {self.label}", 1.0
+            return f"done: {len(self.saved)} takes of {self.label}", 1.0, None
         if self.phase == "countdown":
-            left = max(0.0, self.countdown - elapsed)
-            return (f"{self.label}: take {number}/{self.clips} in {np.ceil(left):.0f}",
-                    elapsed / self.countdown if self.countdown else 1.0)
+            left = int(np.ceil(max(0.0, self.countdown - elapsed)))
+            return (f"get ready: {self.label}, take {number}/{self.clips}",
+                    elapsed / self.countdown if self.countdown else 1.0, max(1, left))
         return (f"REC {self.label}: take {number}/{self.clips}  {elapsed:.1f}/{self.seconds:g} s",
-                elapsed / self.seconds)
+                elapsed / self.seconds, None)
 
 
-def draw_status(frame: np.ndarray, text: str, progress: float, recording: bool) -> np.ndarray:
+def draw_status(frame: np.ndarray, text: str, progress: float, recording: bool,
+                count: int | None = None) -> np.ndarray:
     """Annotate a copy of `(H, W, 3)` uint8 RGB for the window: the status line, a red dot
-    while recording, a progress bar along the bottom. Saved takes are never annotated."""
+    and a red frame border while recording, `count` (seconds left of the countdown) large
+    in the middle, and a progress bar along the bottom. Saved takes are never annotated."""
     out = frame.copy()
     h, w = out.shape[:2]
     scale = max(0.4, min(w, h) / 480)
@@ -187,12 +192,19 @@ def draw_status(frame: np.ndarray, text: str, progress: float, recording: bool) 
     band[:] = (band * 0.4).astype(np.uint8)
     x = 10
     if recording:
-        cv2.circle(out, (int(18 * scale), int(20 * scale)), int(9 * scale), (230, 30, 30), -1, cv2.LINE_AA)
+        cv2.rectangle(out, (0, 0), (w - 1, h - 1), REC_RED, max(2, round(6 * scale)))
+        cv2.circle(out, (int(18 * scale), int(20 * scale)), int(9 * scale), REC_RED, -1, cv2.LINE_AA)
         x = int(34 * scale)
     cv2.putText(out, text, (x, int(28 * scale)), _FONT, 0.7 * scale,
                 (255, 90, 90) if recording else (255, 255, 255), max(1, round(2 * scale)), cv2.LINE_AA)
+    if count is not None:
+        size, thick = 5 * scale, max(2, round(10 * scale))
+        (tw, th), _ = cv2.getTextSize(str(count), _FONT, size, thick)
+        origin = ((w - tw) // 2, (h + th) // 2)
+        cv2.putText(out, str(count), origin, _FONT, size, (0, 0, 0), thick + max(2, round(6 * scale)), cv2.LINE_AA)
+        cv2.putText(out, str(count), origin, _FONT, size, COUNTDOWN_YELLOW, thick, cv2.LINE_AA)
     bar = int(w * min(1.0, max(0.0, progress)))
-    cv2.rectangle(out, (0, h - int(8 * scale)), (bar, h), (230, 30, 30) if recording else (255, 200, 0), -1)
+    cv2.rectangle(out, (0, h - int(8 * scale)), (bar, h), REC_RED if recording else COUNTDOWN_YELLOW, -1)
     return out
 
 
@@ -306,8 +318,9 @@ def record_loop(recorder: TakeRecorder, buffer: FrameBuffer, window: Window | No
         if item is not None:
             recorder.feed(*item)
         if window is not None and item is not None:
-            text, progress = recorder.status(item[1])
-            if window.show(draw_status(item[0], text, progress, recorder.phase == "recording")) == "quit":
+            text, progress, count = recorder.status(item[1])
+            screen = draw_status(item[0], text, progress, recorder.phase == "recording", count)
+            if window.show(screen) == "quit":
                 return "user_quit"
         elif window is not None and window.show(None) == "quit":
             return "user_quit"

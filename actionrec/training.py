@@ -48,15 +48,13 @@ warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and i
 class TrainClips(Dataset):
     """Random clips, `clips_per_video` per video per epoch: `(T, S, D)` float32 features
     and the label. Augmentation: each clip comes from a random stretch of at least
-    `min_span` of its video (`sampling.random_span`), and its features are multiplied
-    by `1 + N(0, feature_noise)`."""
+    `min_span` of its video (`sampling.random_span`), a temporal crop."""
 
     def __init__(self, items: list[VideoItem], cache: FeatureCache, clip_steps: int, mode: str,
-                 stride: int = 1, clips_per_video: int = 1, min_span: float = 1.0,
-                 feature_noise: float = 0.0):
+                 stride: int = 1, clips_per_video: int = 1, min_span: float = 1.0):
         self.items, self.cache = items, cache
         self.clip_steps, self.mode, self.stride = clip_steps, mode, stride
-        self.clips_per_video, self.min_span, self.feature_noise = clips_per_video, min_span, feature_noise
+        self.clips_per_video, self.min_span = clips_per_video, min_span
 
     def __len__(self) -> int:
         return len(self.items) * self.clips_per_video
@@ -66,10 +64,7 @@ class TrainClips(Dataset):
         feats = self.cache.load(item.path)
         rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ())))
         idx = train_clip(len(feats), self.clip_steps, self.mode, rng, self.stride, self.min_span)
-        clip = np.asarray(feats[idx], dtype=np.float32)
-        if self.feature_noise:
-            clip = clip * (1 + self.feature_noise * rng.standard_normal(clip.shape, dtype=np.float32))
-        return torch.from_numpy(clip), item.label
+        return torch.from_numpy(np.asarray(feats[idx], dtype=np.float32)), item.label
 
 
 class EvalClips(Dataset):
@@ -194,6 +189,7 @@ class FitResult:
     clips_per_second: float
     checkpoint: str | None
     resumed_from: str | None = None
+    best_epochs: int | None = None       # epochs trained up to the best checkpoint
 
 
 def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_items: list[VideoItem],
@@ -203,7 +199,7 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
     s, t = cfg.sampling, cfg.train
     clips = TrainClips(train_items, cache, s.clip_steps, s.train_mode, s.stride, t.clips_per_video,
-                       t.min_time_span, t.feature_noise)
+                       t.min_time_span)
     train_loader = DataLoader(clips, batch_size=t.batch_size, shuffle=True, num_workers=t.num_workers,
                               drop_last=len(clips) > t.batch_size)
     val_loader = None
@@ -228,15 +224,15 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     start = time.perf_counter()
     trainer.fit(module, train_loader, val_loader, ckpt_path=resume, weights_only=True)
     seconds = time.perf_counter() - start
-    best = None
+    best, best_epochs = None, None
     if checkpoint is not None and checkpoint.best_model_path:
-        best = load_best(module, checkpoint.best_model_path)
+        best, best_epochs = load_best(module, checkpoint.best_model_path)
     finish_loggers(trainer)
     seen = len(clips) * trainer.current_epoch
     return FitResult(module.head.cpu().eval(), best, trainer.current_epoch, seconds,
                      seen / seconds if seconds else 0.0,
                      checkpoint.best_model_path if checkpoint is not None else None,
-                     str(resume) if resume is not None else None)
+                     str(resume) if resume is not None else None, best_epochs)
 
 
 def resume_checkpoint(run_dir: Path, module: HeadModule) -> Path | None:
@@ -266,16 +262,17 @@ def resume_checkpoint(run_dir: Path, module: HeadModule) -> Path | None:
     return last
 
 
-def load_best(module: HeadModule, path: str) -> float | None:
+def load_best(module: HeadModule, path: str) -> tuple[float | None, int]:
     """Load the best checkpoint's head weights (weights only, no pickle); return its
-    validation accuracy. Read from the file, since spawned DDP workers do not hand
-    the score back to the launching process."""
+    validation accuracy and the epochs trained up to it. Read from the file, since
+    spawned DDP workers do not hand the score back to the launching process."""
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     module.head.load_state_dict({k.removeprefix("head."): v for k, v in ckpt["state_dict"].items()})
+    epochs = int(ckpt.get("epoch", 0)) + 1
     for key, state in ckpt.get("callbacks", {}).items():
         if key.startswith("ModelCheckpoint") and state.get("best_model_score") is not None:
-            return float(state["best_model_score"])
-    return None
+            return float(state["best_model_score"]), epochs
+    return None, epochs
 
 
 def finish_loggers(trainer: L.Trainer) -> None:

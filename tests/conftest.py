@@ -3,6 +3,10 @@ shrunk real config (real pretrained backbone at low resolution, CPU, few epochs)
 
 from __future__ import annotations
 
+import select
+import shutil
+import subprocess
+
 import pytest
 
 from actionrec.config import load_config
@@ -38,3 +42,21 @@ def random_bundle(tmp_path_factory):
     return random_head_bundle(tmp_path_factory.mktemp("bundle") / "random.safetensors",
                               class_names=["grow", "shrink", "slide_left"], crop_size=64,
                               resize_mode="squash", clip_steps=4, hidden_size=16, num_layers=1, cell_dim=8)
+
+
+@pytest.fixture
+def xvfb_display():
+    """A private Xvfb server (640x480x24) on a free display; its name, e.g. ":99"."""
+    binary = shutil.which("Xvfb")
+    if binary is None:
+        pytest.skip("Xvfb is not installed (apt-get install xvfb; `make test` tries to)")
+    server = subprocess.Popen([binary, "-displayfd", "1", "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    ready, _, _ = select.select([server.stdout], [], [], 15)
+    number = server.stdout.readline().decode().strip() if ready else ""
+    if not number:
+        server.kill()
+        pytest.fail("Xvfb did not report a display within 15 s")
+    yield f":{number}"
+    server.terminate()
+    server.wait(timeout=10)

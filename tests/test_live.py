@@ -10,7 +10,6 @@ import ctypes
 import ctypes.util
 import json
 import os
-import select
 import shutil
 import subprocess
 import sys
@@ -24,6 +23,7 @@ from actionrec import live
 from actionrec.cli import main
 from actionrec.streaming import StreamingRecognizer
 from actionrec.synthetic import render_clip, write_video
+from x11 import grab, press_key
 
 FPS, SECONDS = 25.0, 3.0
 BAR = np.array([70, 140, 255])          # RGB of the overlay's top-k bars
@@ -185,24 +185,6 @@ def test_missing_file_is_named_with_exit_code_2(random_bundle, tmp_path, capsys)
 
 # ---------------------------------------------------------------- the real window under Xvfb
 
-@pytest.fixture
-def xvfb_display():
-    """A private Xvfb server (640x480x24) on a free display; its name, e.g. ":99"."""
-    binary = shutil.which("Xvfb")
-    if binary is None:
-        pytest.skip("Xvfb is not installed (apt-get install xvfb; `make test` tries to)")
-    server = subprocess.Popen([binary, "-displayfd", "1", "-screen", "0", "640x480x24", "-nolisten", "tcp"],
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    ready, _, _ = select.select([server.stdout], [], [], 15)
-    number = server.stdout.readline().decode().strip() if ready else ""
-    if not number:
-        server.kill()
-        pytest.fail("Xvfb did not report a display within 15 s")
-    yield f":{number}"
-    server.terminate()
-    server.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def window_clip(tmp_path_factory):
     """20 s of 320x240 video on a flat grey background (the overlay is easy to find)."""
@@ -223,11 +205,6 @@ def start_window(bundle, video, display: str, stats_path):
     return subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
 
 
-def grab(display: str) -> np.ndarray:
-    from PIL import ImageGrab
-    return np.asarray(ImageGrab.grab(xdisplay=display).convert("RGB"))
-
-
 def screenshot_with_overlay(display: str, process, save_to, timeout: float = 60.0) -> np.ndarray | None:
     """Screenshots of the whole screen until one shows the overlay's bars; None if the
     process ends (or `timeout` passes) first. The last one is saved to `save_to`."""
@@ -240,26 +217,6 @@ def screenshot_with_overlay(display: str, process, save_to, timeout: float = 60.
     if shot is not None:
         cv2.imwrite(str(save_to), cv2.cvtColor(shot, cv2.COLOR_RGB2BGR))
     return shot if shot is not None and bar_pixels(shot) >= 50 else None
-
-
-def press_key(display: str, key: str, x: int, y: int) -> None:
-    """Move the pointer to (x, y) (focus follows it without a window manager) and type `key`."""
-    x11 = ctypes.CDLL(ctypes.util.find_library("X11"))
-    xtst = ctypes.CDLL(ctypes.util.find_library("Xtst"))
-    ptr, ulong = ctypes.c_void_p, ctypes.c_ulong
-    x11.XOpenDisplay.restype, x11.XOpenDisplay.argtypes = ptr, [ctypes.c_char_p]
-    x11.XStringToKeysym.restype, x11.XStringToKeysym.argtypes = ulong, [ctypes.c_char_p]
-    x11.XKeysymToKeycode.restype, x11.XKeysymToKeycode.argtypes = ctypes.c_ubyte, [ptr, ulong]
-    x11.XFlush.argtypes = x11.XCloseDisplay.argtypes = [ptr]
-    xtst.XTestFakeMotionEvent.argtypes = [ptr, ctypes.c_int, ctypes.c_int, ctypes.c_int, ulong]
-    xtst.XTestFakeKeyEvent.argtypes = [ptr, ctypes.c_uint, ctypes.c_int, ulong]
-    dpy = x11.XOpenDisplay(display.encode())
-    xtst.XTestFakeMotionEvent(dpy, -1, x, y, 0)
-    code = x11.XKeysymToKeycode(dpy, x11.XStringToKeysym(key.encode()))
-    xtst.XTestFakeKeyEvent(dpy, code, 1, 0)
-    xtst.XTestFakeKeyEvent(dpy, code, 0, 0)
-    x11.XFlush(dpy)
-    x11.XCloseDisplay(dpy)
 
 
 def check_space_pauses(display: str, x: int, y: int) -> None:

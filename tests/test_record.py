@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -206,6 +207,7 @@ def test_record_three_actions_train_and_go_live(tmp_path, capsys):
     bundle = load_bundle(bundle_path)
     assert bundle.class_names == sorted(ACTIONS)
     assert bundle.meta["data"]["single_group"] == "videos"
+    assert bundle.meta["training"]["refit_videos"] == 15                # the final head saw every take
     held_out = json.loads((Path(out.split("metrics: ")[-1].split()[0])).read_text())
     assert held_out["num_videos"] == 3 and held_out["top1"] >= 2 / 3
 
@@ -218,3 +220,48 @@ def test_record_three_actions_train_and_go_live(tmp_path, capsys):
     labelled = [run for run in timeline if run["label"] is not None]
     steps = {label: sum(r["steps"] for r in labelled if r["label"] == label) for label in ACTIONS}
     assert max(steps, key=steps.get) == "slide_left", timeline
+
+
+# ---------------------------------------------------------------- the real window under Xvfb
+
+REC_RED, COUNTDOWN_YELLOW = np.array(record.REC_RED), np.array(record.COUNTDOWN_YELLOW)
+
+
+def colour_pixels(image: np.ndarray, colour: np.ndarray) -> int:
+    return int(np.all(image[..., :3] == colour, axis=-1).sum())
+
+
+@pytest.mark.slow
+def test_window_counts_down_shows_recording_and_q_discards_the_take(tmp_path, xvfb_display):
+    from x11 import grab, press_key
+    frames = np.full((240, 320, 3), 90, np.uint8)
+    source = write_video(tmp_path / "camera.avi", (frames for _ in range(600)), FPS)   # 24 s, grey
+    data = tmp_path / "data"
+    env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb"}
+    proc = subprocess.Popen([sys.executable, "-m", "actionrec.cli", "record", "--source", str(source),
+                             "--data", str(data), "--label", "wave", "--clips", "5", "--seconds", "2",
+                             "--countdown", "1.5"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        seen = {"countdown": None, "recording": None}
+        deadline = time.monotonic() + 60
+        while any(v is None for v in seen.values()) and time.monotonic() < deadline and proc.poll() is None:
+            shot = grab(xvfb_display)
+            if colour_pixels(shot, REC_RED) > 200 and seen["countdown"] is not None:
+                seen["recording"] = shot
+            elif colour_pixels(shot, COUNTDOWN_YELLOW) > 200:
+                seen["countdown"] = shot
+            time.sleep(0.1)
+        for name, shot in seen.items():
+            if shot is not None:
+                cv2.imwrite(str(tmp_path / f"record_{name}.png"), cv2.cvtColor(shot, cv2.COLOR_RGB2BGR))
+        assert seen["countdown"] is not None and seen["recording"] is not None, \
+            f"window never showed both phases (screenshots in {tmp_path})"
+        rows, cols = np.nonzero(seen["recording"].max(axis=-1) > 0)
+        press_key(xvfb_display, "q", int(cols.min()) + 100, int(rows.min()) + 100)    # mid-take 1
+        output = proc.communicate(timeout=30)[0].decode()
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, output
+    assert "take 1 discarded: stopped (q/Esc)" in output
+    assert not (data / "wave").exists() or not any((data / "wave").iterdir())
