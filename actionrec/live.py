@@ -492,14 +492,14 @@ def run_live(bundle_path: str | Path, source: str, cfg, headless: bool = False,
     return report(loop, buffer, ended, stats)
 
 
-def check_live_args(headless: bool, max_frames: int | None) -> None:
+def check_live_args(headless: bool, max_frames: int | None,
+                    hint: str = "use --headless with --output and/or --stats") -> None:
     """Refuse what would fail later, or crash Qt: `max_frames` < 1, a window without a display."""
     if max_frames is not None and max_frames < 1:
         raise ConfigError(f"--max-frames must be at least 1, got {max_frames}")
     no_display = not (os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
     if not headless and sys.platform.startswith("linux") and no_display:
-        raise LiveError("no display for the live window (DISPLAY is not set): "
-                        "use --headless with --output and/or --stats")
+        raise LiveError(f"no display for the window (DISPLAY is not set): {hint}")
 
 
 def prepare(bundle_path: str | Path, src: FrameSource, cfg, headless: bool,
@@ -516,18 +516,24 @@ def prepare(bundle_path: str | Path, src: FrameSource, cfg, headless: bool,
     return LiveLoop(recognizer, src, window, recording, max_frames)
 
 
-def finish_run(loop: LiveLoop, source: FrameSource, buffer: FrameBuffer, thread: threading.Thread,
-               ended: str, stats: str | Path | None, realtime: bool) -> None:
-    """Stop the capture, release the source, close the window, finish the recording and
-    write the stats; also when the run ends on an error."""
+def stop_capture(source: FrameSource, buffer: FrameBuffer, thread: threading.Thread,
+                 window: Window | None) -> None:
+    """Stop the capture thread, release the source and close the window."""
     buffer.stop()
     thread.join(timeout=RETRY_DELAY_S + 2.0)
     if thread.is_alive():    # stuck in a read (a dead network stream): releasing would race it
         log.warning("%s: capture thread still blocked in a read; not released", source.name)
     else:
         source.release()
-    if loop.window is not None:
-        loop.window.close()
+    if window is not None:
+        window.close()
+
+
+def finish_run(loop: LiveLoop, source: FrameSource, buffer: FrameBuffer, thread: threading.Thread,
+               ended: str, stats: str | Path | None, realtime: bool) -> None:
+    """Stop the capture, release the source, close the window, finish the recording and
+    write the stats; also when the run ends on an error."""
+    stop_capture(source, buffer, thread, loop.window)
     output = loop.recording.finish() if loop.recording is not None else None
     if stats:
         data = loop.stats.to_dict(ended, buffer.dropped, source_fps=round(source.fps, 3),

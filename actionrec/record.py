@@ -27,10 +27,10 @@ import json
 import logging
 import re
 import sys
-import threading
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from typing import Callable
 
 import cv2
 import numpy as np
@@ -38,7 +38,7 @@ import numpy as np
 from .datasets import RECORDINGS_FILE, VIDEO_EXTENSIONS
 from .errors import ConfigError
 from .live import (EXIT_CODES, FrameBuffer, FrameSource, Window, check_live_args, start_capture,
-                   write_json_atomic)
+                   stop_capture, write_json_atomic)
 from .video_io import write_video
 
 log = logging.getLogger(__name__)
@@ -48,6 +48,8 @@ TAKE_SUFFIX = ".mp4"
 TAKE_CODEC = "mp4v"
 _LABEL = re.compile(r"[^\W_][\w-]*")
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
+DISCARD_REASONS = {"interrupted": "interrupted (Ctrl-C)", "user_quit": "stopped (q/Esc)",
+                   "end_of_stream": "the source ended", "source_lost": "the source was lost"}
 REC_RED = (230, 30, 30)             # RGB: the recording dot, border and progress bar
 COUNTDOWN_YELLOW = (255, 200, 0)    # RGB: the countdown number and progress bar
 
@@ -108,7 +110,8 @@ class TakeRecorder:
     """
 
     def __init__(self, class_dir: Path, label: str, session: int, clips: int, seconds: float,
-                 countdown: float, max_side: int, source_fps: float | None):
+                 countdown: float, max_side: int, source_fps: float | None,
+                 on_saved: Callable[[Path], object] | None = None):
         self.class_dir, self.label, self.session = class_dir, label, session
         self.clips, self.seconds, self.countdown = clips, seconds, countdown
         self.max_side, self.source_fps = max_side, source_fps
@@ -116,7 +119,7 @@ class TakeRecorder:
         self.take: Take | None = None
         self.saved: list[Path] = []
         self.discarded: list[str] = []
-        self.on_saved = None          # called with each saved path (the manifest update)
+        self.on_saved = on_saved      # called with each saved take's path (the manifest update)
 
     def take_path(self, number: int) -> Path:
         return self.class_dir / f"{self.label}_s{self.session:02d}_t{number:02d}{TAKE_SUFFIX}"
@@ -279,7 +282,7 @@ def run_record(source: str, data_dir: str | Path, label: str, plan: RecordPlan, 
     """
     check_label(label)
     plan.check()
-    check_live_args(headless, None)
+    check_live_args(headless, None, hint="use --headless (with a file or stream source)")
     data_dir = Path(data_dir)
     src = FrameSource(source)
     class_dir = data_dir / label
@@ -287,25 +290,25 @@ def run_record(source: str, data_dir: str | Path, label: str, plan: RecordPlan, 
         log.warning("removed a half-written take of an interrupted run: %s", stale)
     session = next_session(class_dir, label)
     src.open()
-    recorder = TakeRecorder(class_dir, label, session, plan.clips, plan.seconds, plan.countdown,
-                            plan.max_side, None if src.is_live else src.fps)
-    recorder.on_saved = lambda path: record_manifest(data_dir, label, session, path, src.name, plan.seconds)
+    recorder = TakeRecorder(class_dir, label, session, plan.clips, plan.seconds, plan.countdown, plan.max_side,
+                            None if src.is_live else src.fps,
+                            lambda path: record_manifest(data_dir, label, session, path, src.name, plan.seconds))
     realtime = (not headless) if realtime is None else realtime
-    window = None
-    ended = "error"
-    buffer, thread = None, None
     try:
         window = None if headless else Window(f"actionrec record: {label}")
-        buffer, thread = start_capture(src, realtime)
+    except BaseException:
+        src.release()
+        raise
+    buffer, thread = start_capture(src, realtime)
+    ended = "error"          # stays so only when the loop raises
+    try:
         ended = record_loop(recorder, buffer, window)
     except KeyboardInterrupt:
         ended = "interrupted"
     finally:
         stop_capture(src, buffer, thread, window)
         if recorder.phase == "recording":
-            recorder.discard({"interrupted": "interrupted (Ctrl-C)", "user_quit": "stopped (q/Esc)",
-                              "end_of_stream": "the source ended", "source_lost": "the source was lost",
-                              }.get(ended, "the recorder failed"))
+            recorder.discard(DISCARD_REASONS.get(ended, "the recorder failed"))
     return report(recorder, data_dir, ended, buffer)
 
 
@@ -327,26 +330,14 @@ def record_loop(recorder: TakeRecorder, buffer: FrameBuffer, window: Window | No
     return "done"
 
 
-def stop_capture(src: FrameSource, buffer: FrameBuffer | None, thread: threading.Thread | None,
-                 window: Window | None) -> None:
-    if buffer is not None:
-        buffer.stop()
-    if thread is not None:
-        thread.join(timeout=3.0)
-    if thread is None or not thread.is_alive():
-        src.release()
-    if window is not None:
-        window.close()
-
-
-def report(recorder: TakeRecorder, data_dir: Path, ended: str, buffer: FrameBuffer | None) -> int:
+def report(recorder: TakeRecorder, data_dir: Path, ended: str, buffer: FrameBuffer) -> int:
     """Say what was recorded, what was lost and what to do next; the exit code."""
     done = len(recorder.saved)
     where = recorder.class_dir
     if ended == "done":
         print(f"recorded {done} takes of {recorder.label} (session s{recorder.session:02d}) in {where}")
     else:
-        why = {"end_of_stream": "the source ended", "source_lost": buffer.message if buffer else "source lost",
+        why = {"end_of_stream": "the source ended", "source_lost": buffer.message,
                "user_quit": "you stopped", "interrupted": "interrupted"}.get(ended, ended)
         print(f"{why} after {done} of {recorder.clips} takes of {recorder.label}; "
               f"the {done} saved take(s) are in {where}", file=sys.stderr)

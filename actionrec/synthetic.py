@@ -83,11 +83,16 @@ def render_performance(action: str, seconds: float, fps: float = 30.0, size: tup
     """A person performing `action` again and again in front of one camera: the frames
     `(H, W, 3)` uint8 RGB of `seconds` of video over one background (`scene`: the room),
     each repetition `repeat_seconds` long with its own random shape, colour and speed
-    (drawn from `seed`). A stand-in for a webcam session (`actionrec record` reads it
-    as its source)."""
+    (drawn from `seed`). `action="none"`: the empty room. A stand-in for a webcam
+    session (`actionrec record` reads it as its source)."""
     total = round(seconds * fps)
     per_repeat = max(2, round(repeat_seconds * fps))
     background = group_background(np.random.default_rng([scene, 7]), size)
+    if action == "none":
+        rng = np.random.default_rng([scene, seed])
+        for _ in range(total):
+            yield _draw_frames(background, [[]], (0, 0, 0), rng)[0]
+        return
     done, repeat = 0, 0
     while done < total:
         rng = np.random.default_rng([seed, zlib.crc32(action.encode()), repeat])

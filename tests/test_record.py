@@ -183,15 +183,41 @@ def test_a_take_left_half_written_by_a_killed_run_is_removed(tmp_path):
     assert [p.name for p in (data / "wave").iterdir()] == ["wave_s01_t01.mp4"]
 
 
+def test_an_unreadable_manifest_is_named_and_started_again(tmp_path, capsys):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "recordings.json").write_text("{not json")
+    assert record_cli(level_video(tmp_path / "camera.avi", 30), data, "wave", "--clips", 1,
+                      "--seconds", 0.4, "--countdown", 0) == 0
+    assert f"{data / 'recordings.json'}: unreadable" in capsys.readouterr().err
+    manifest = json.loads((data / "recordings.json").read_text())
+    assert manifest["sessions"]["wave_s01"]["takes"] == ["wave/wave_s01_t01.mp4"]
+
+
 # ---------------------------------------------------------------- record -> train -> live
 
+def live_steps(bundle_path: Path, video: Path, stats: Path) -> dict:
+    """`actionrec live` headless on `video`: labelled steps per label (None: no action),
+    after the first window has filled."""
+    assert main(["live", "--bundle", str(bundle_path), "--source", str(video), "--headless",
+                 "--stats", str(stats)]) == 0
+    warming = load_bundle(bundle_path).sampling["clip_steps"] - 1       # steps before the first window
+    steps: dict = {}
+    for run in json.loads(stats.read_text())["timeline"]:
+        counted = max(0, run["steps"] - warming)
+        warming = max(0, warming - run["steps"])
+        steps[run["label"]] = steps.get(run["label"], 0) + counted
+    return steps
+
+
 @pytest.mark.slow
-def test_record_three_actions_train_and_go_live(tmp_path, capsys):
-    """The README's path, shrunk: 3 actions x 5 takes of 2 s, each recorded in one room
-    from a video standing in for the camera, `actionrec train` with no config (it picks
-    `personal`), then `actionrec live` headless on a new performance of one action."""
+def test_record_three_actions_and_none_train_and_go_live(tmp_path, capsys):
+    """The README's path, shrunk: 3 actions and the empty room ("none") x 5 takes of 2 s,
+    each recorded in one room from a video standing in for the camera, `actionrec train`
+    with no config (it picks `personal`), then `actionrec live` headless on new
+    performances: the action is named, and the empty room shows no action."""
     data = tmp_path / "mine"
-    for action in ACTIONS:
+    for action in (*ACTIONS, "none"):
         camera = write_video(tmp_path / f"{action}.avi",
                              render_performance(action, 13.0, FPS, (96, 128), scene=0, seed=0), FPS)
         assert record_cli(camera, data, action, "--clips", 5, "--seconds", 2, "--countdown", 0.5) == 0
@@ -205,21 +231,20 @@ def test_record_three_actions_train_and_go_live(tmp_path, capsys):
     assert code == 0
     assert "config: personal" in out and "held-out test videos" in out
     bundle = load_bundle(bundle_path)
-    assert bundle.class_names == sorted(ACTIONS)
+    assert bundle.class_names == sorted((*ACTIONS, "none")) and bundle.background_class == "none"
     assert bundle.meta["data"]["single_group"] == "videos"
-    assert bundle.meta["training"]["refit_videos"] == 15                # the final head saw every take
+    assert bundle.meta["training"]["refit_videos"] == 20                # the final head saw every take
     held_out = json.loads((Path(out.split("metrics: ")[-1].split()[0])).read_text())
-    assert held_out["num_videos"] == 3 and held_out["top1"] >= 2 / 3
+    assert held_out["num_videos"] == 4 and held_out["top1"] >= 3 / 4
 
-    new_session = write_video(tmp_path / "new_session.avi",
-                              render_performance("slide_left", 6.0, FPS, (96, 128), scene=0, seed=1), FPS)
-    stats = tmp_path / "stats.json"
-    assert main(["live", "--bundle", str(bundle_path), "--source", str(new_session), "--headless",
-                 "--stats", str(stats)]) == 0
-    timeline = json.loads(stats.read_text())["timeline"]
-    labelled = [run for run in timeline if run["label"] is not None]
-    steps = {label: sum(r["steps"] for r in labelled if r["label"] == label) for label in ACTIONS}
-    assert max(steps, key=steps.get) == "slide_left", timeline
+    performed = write_video(tmp_path / "new_slide.avi",
+                            render_performance("slide_left", 6.0, FPS, (96, 128), scene=0, seed=1), FPS)
+    steps = live_steps(bundle_path, performed, tmp_path / "slide.json")
+    assert max(steps, key=steps.get) == "slide_left", steps
+    empty = write_video(tmp_path / "empty.avi", render_performance("none", 6.0, FPS, (96, 128), scene=0, seed=1),
+                        FPS)
+    steps = live_steps(bundle_path, empty, tmp_path / "empty.json")
+    assert steps.get(None, 0) > 0.8 * sum(steps.values()), steps     # "no action", not a guess
 
 
 # ---------------------------------------------------------------- the real window under Xvfb
