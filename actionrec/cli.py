@@ -161,8 +161,9 @@ def default_preset(data: str) -> str:
     from .datasets import RECORDINGS_FILE, is_recorded
     if not is_recorded(data):
         return "default"
-    print(f"config: personal (a dataset recorded with `actionrec record`: {data}/{RECORDINGS_FILE}); "
-          f"--config default to override")
+    logging.getLogger("actionrec").info(
+        "config: personal (a dataset recorded with `actionrec record`: %s/%s); --config default to override",
+        data, RECORDINGS_FILE)
     return "personal"
 
 

@@ -161,8 +161,9 @@ def refit_on_all(cfg: Config, source: FeatureSource, split: DatasetSplit, head_k
     log.info("refitting on all %d videos for %d epochs", len(items), epochs)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="no validation videos")
-        refit = fit_head(replace(cfg, train=replace(cfg.train, epochs=epochs)), head_kwargs, items, [],
-                         source.cache, run_dir / "refit")
+        # never resumed: an earlier refit in this folder ran for another run's epochs
+        refit_cfg = replace(cfg, train=replace(cfg.train, epochs=epochs, resume=False))
+        refit = fit_head(refit_cfg, head_kwargs, items, [], source.cache, run_dir / "refit")
     baseline, _ = train_baseline(cfg, source.cache, items, [], len(split.class_names))
     meta["training"].update(refit_videos=len(items), refit_epochs=epochs)
     return save_bundle(out, refit.head, baseline, meta)
@@ -227,6 +228,7 @@ def evaluate(bundle_path: str | Path, data_root: str | Path, cfg: Config, fold: 
              progress: bool = True) -> dict:
     """Score the bundle on the test split of `data_root`; write JSON and a confusion PNG."""
     bundle = load_bundle(bundle_path)
+    warn_if_refit_on(bundle, data_root)
     data_cfg = replace(cfg.data, **{k: bundle.meta["data"][k] for k in
                                     ("val_fraction", "test_fraction", "split_seed", "single_group")
                                     if k in bundle.meta["data"]})
@@ -247,6 +249,20 @@ def evaluate(bundle_path: str | Path, data_root: str | Path, cfg: Config, fold: 
                                                   f"{Path(bundle_path).name}: top-1 {metrics['top1']:.3f}"))
     metrics["json"] = str(write_json(metrics, json_path or out_dir / "metrics.json"))
     return metrics
+
+
+def warn_if_refit_on(bundle: Bundle, data_root: str | Path) -> None:
+    """Warn when the bundle's head was trained again on every video of `data_root`
+    (`train.refit_all`): its test videos are then not held out."""
+    training, data = bundle.meta.get("training", {}), bundle.meta.get("data", {})
+    if not training.get("refit_videos") or "root" not in data:
+        return
+    if Path(data["root"]).resolve() == Path(data_root).resolve():
+        held_out = training.get("test_top1")
+        warnings.warn(f"{bundle.path} was trained again on every video of {data_root}, its test videos "
+                      f"included, so this score is not held out"
+                      + (f" (held-out top-1 before that: {held_out:.3f})" if held_out is not None else ""),
+                      stacklevel=3)
 
 
 def relabel(split: DatasetSplit, bundle: Bundle, data_root) -> list[VideoItem]:

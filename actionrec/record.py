@@ -64,8 +64,9 @@ def check_label(label: str) -> str:
 
 def next_session(class_dir: Path, label: str) -> int:
     """One more than the highest session number of `label`'s takes in `class_dir`."""
-    pattern = re.compile(rf"\.?{re.escape(label)}_s(\d+)_t\d+.*")
-    numbers = [int(m.group(1)) for p in class_dir.glob(f"*{label}_s*")
+    # case-blind: on macOS and Windows `Wave` and `wave` are one folder
+    pattern = re.compile(rf"\.?{re.escape(label)}_s(\d+)_t\d+.*", re.IGNORECASE)
+    numbers = [int(m.group(1)) for p in class_dir.iterdir()
                if (m := pattern.fullmatch(p.name))] if class_dir.is_dir() else []
     return max(numbers, default=0) + 1
 
@@ -100,6 +101,11 @@ class Take:
     def span(self) -> float:
         return self.times[-1] - self.times[0] if self.times else 0.0
 
+    @property
+    def spacing(self) -> float:
+        """Mean seconds between frames so far (0 with fewer than two)."""
+        return self.span / (len(self.times) - 1) if len(self.times) > 1 else 0.0
+
 
 class TakeRecorder:
     """Turns `(frame, ts)` into saved takes of one label and session.
@@ -110,16 +116,15 @@ class TakeRecorder:
     """
 
     def __init__(self, class_dir: Path, label: str, session: int, clips: int, seconds: float,
-                 countdown: float, max_side: int, source_fps: float | None,
-                 on_saved: Callable[[Path], object] | None = None):
+                 countdown: float, max_side: int,
+                 on_saved: Callable[[list[Path]], object] | None = None):
         self.class_dir, self.label, self.session = class_dir, label, session
-        self.clips, self.seconds, self.countdown = clips, seconds, countdown
-        self.max_side, self.source_fps = max_side, source_fps
+        self.clips, self.seconds, self.countdown, self.max_side = clips, seconds, countdown, max_side
         self.phase, self.phase_start = "countdown", None
         self.take: Take | None = None
         self.saved: list[Path] = []
         self.discarded: list[str] = []
-        self.on_saved = on_saved      # called with each saved take's path (the manifest update)
+        self.on_saved = on_saved      # called with the takes saved so far after each one (the manifest)
 
     def take_path(self, number: int) -> Path:
         return self.class_dir / f"{self.label}_s{self.session:02d}_t{number:02d}{TAKE_SUFFIX}"
@@ -140,38 +145,40 @@ class TakeRecorder:
             self.discard(f"frames stopped for {ts - take.times[-1]:.1f} s")
             self.phase_start = ts
             return
-        if ts - self.phase_start >= self.seconds - 1e-9:
-            self.save()
-            self.phase_start = ts
-            return
         take.frames.append(fit_frame(frame, self.max_side))
         take.times.append(ts)
+        # the take is complete when its last frame's display time ends at `seconds`
+        if ts + take.spacing - self.phase_start >= self.seconds - 1e-6:
+            self.phase_start = ts + take.spacing      # the next countdown starts with the next frame
+            self.save()
 
     def save(self) -> None:
+        """Write the take, at the frame rate its timestamps show (frames a slow loop
+        dropped do not speed it up)."""
         take, path = self.take, self.take_path(self.take.number)
-        fps = self.source_fps or ((len(take.times) - 1) / take.span if take.span > 0 else 30.0)
+        fps = round(1 / take.spacing, 3) if take.spacing > 0 else 30.0
         write_video(path, take.frames, fps, codec=TAKE_CODEC)
         self.saved.append(path)
         log.info("saved take %d/%d: %s (%d frames, %.1f s)", take.number, self.clips, path,
                  len(take.frames), len(take.frames) / fps)
         if self.on_saved is not None:
-            self.on_saved(path)
+            self.on_saved(list(self.saved))
         self.take = None
         self.phase = "done" if len(self.saved) >= self.clips else "countdown"
 
     def discard(self, reason: str) -> None:
         """Throw the take in progress away (nothing of it is on disk yet)."""
-        if self.phase == "recording" and self.take is not None:
-            message = f"take {self.take.number} discarded: {reason}"
-            log.warning("%s", message)
-            self.discarded.append(message)
-        self.take = None
-        self.phase = "countdown" if self.phase != "done" else "done"
+        if self.take is None:
+            return
+        message = f"take {self.take.number} discarded: {reason}"
+        log.warning("%s", message)
+        self.discarded.append(message)
+        self.take, self.phase = None, "countdown"
 
     def status(self, ts: float | None) -> tuple[str, float, int | None]:
         """What the screen says now, the progress of the phase in [0, 1], and the whole
         seconds left of a countdown (None outside one)."""
-        elapsed = 0.0 if ts is None or self.phase_start is None else ts - self.phase_start
+        elapsed = 0.0 if ts is None or self.phase_start is None else max(0.0, ts - self.phase_start)
         number = len(self.saved) + 1
         if self.phase == "done":
             return f"done: {len(self.saved)} takes of {self.label}", 1.0, None
@@ -213,17 +220,14 @@ def draw_status(frame: np.ndarray, text: str, progress: float, recording: bool,
 
 # ---------------------------------------------------------------- the manifest
 
-def record_manifest(data_dir: Path, label: str, session: int, path: Path, source: str,
-                    seconds: float) -> Path:
-    """Add one saved take to `DATA/recordings.json` (rewritten atomically)."""
+def record_manifest(data_dir: Path, label: str, session: int, takes: list[Path], source: str,
+                    seconds: float, started: str) -> Path:
+    """Write this session's takes into `DATA/recordings.json` (rewritten atomically)."""
     manifest = data_dir / RECORDINGS_FILE
     data = read_manifest(manifest)
-    name = f"{label}_s{session:02d}"
-    sessions = data.setdefault("sessions", {})
-    entry = sessions.setdefault(name, {"label": label, "session": f"s{session:02d}", "source": source,
-                                       "seconds": seconds, "started": datetime.now().isoformat(
-                                           timespec="seconds"), "takes": []})
-    entry["takes"].append(str(path.relative_to(data_dir)))
+    data["sessions"][f"{label}_s{session:02d}"] = {
+        "label": label, "session": f"s{session:02d}", "source": source, "seconds": seconds,
+        "started": started, "takes": [str(path.relative_to(data_dir)) for path in takes]}
     return write_json_atomic(manifest, data)
 
 
@@ -289,10 +293,16 @@ def run_record(source: str, data_dir: str | Path, label: str, plan: RecordPlan, 
     for stale in remove_stale_temporaries(class_dir, label):
         log.warning("removed a half-written take of an interrupted run: %s", stale)
     session = next_session(class_dir, label)
-    src.open()
+    started = datetime.now().isoformat(timespec="seconds")
+    try:
+        src.open()
+    except KeyboardInterrupt:
+        src.release()
+        print("interrupted before the first frame", file=sys.stderr)
+        return EXIT_CODES["interrupted"]
     recorder = TakeRecorder(class_dir, label, session, plan.clips, plan.seconds, plan.countdown, plan.max_side,
-                            None if src.is_live else src.fps,
-                            lambda path: record_manifest(data_dir, label, session, path, src.name, plan.seconds))
+                            lambda takes: record_manifest(data_dir, label, session, takes, src.name,
+                                                          plan.seconds, started))
     realtime = (not headless) if realtime is None else realtime
     try:
         window = None if headless else Window(f"actionrec record: {label}")
@@ -318,14 +328,13 @@ def record_loop(recorder: TakeRecorder, buffer: FrameBuffer, window: Window | No
         item = buffer.take(timeout=0.02 if window else 1.0)
         if item is None and buffer.exhausted():
             return buffer.ended
+        screen = None
         if item is not None:
             recorder.feed(*item)
-        if window is not None and item is not None:
-            text, progress, count = recorder.status(item[1])
-            screen = draw_status(item[0], text, progress, recorder.phase == "recording", count)
-            if window.show(screen) == "quit":
-                return "user_quit"
-        elif window is not None and window.show(None) == "quit":
+            if window is not None:
+                text, progress, count = recorder.status(item[1])
+                screen = draw_status(item[0], text, progress, recorder.phase == "recording", count)
+        if window is not None and window.show(screen) == "quit":
             return "user_quit"
     return "done"
 

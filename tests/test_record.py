@@ -82,6 +82,32 @@ def test_takes_start_after_the_countdown_and_a_rerun_adds_a_session(tmp_path):
     assert listed == [f"wave/{n}" for n in names]
 
 
+def test_takes_that_end_with_the_source_are_kept(tmp_path):
+    """A 2 s source holds exactly two 1 s takes with no countdown, and exactly one after
+    a 1 s countdown: the frame that ends a take is its last, not the next take's loss."""
+    source = level_video(tmp_path / "camera.avi", 50)
+    shown = frame_levels(source)
+    assert record_cli(source, tmp_path / "a", "wave", "--clips", 2, "--seconds", 1, "--countdown", 0) == 0
+    takes = sorted((tmp_path / "a" / "wave").iterdir())
+    assert [frame_levels(t) for t in takes] == [pytest.approx(shown[:25], abs=3), pytest.approx(shown[25:], abs=3)]
+    assert record_cli(source, tmp_path / "b", "wave", "--clips", 1, "--seconds", 1, "--countdown", 1) == 0
+    assert frame_levels(tmp_path / "b" / "wave" / "wave_s01_t01.mp4") == pytest.approx(shown[25:], abs=3)
+
+
+def test_a_take_whose_frames_were_dropped_keeps_its_real_duration(tmp_path):
+    """A window too slow for the camera drops frames: the take is written at the rate its
+    timestamps show, so it plays for as long as it was recorded, not faster."""
+    recorder = record.TakeRecorder(tmp_path / "wave", "wave", 1, clips=1, seconds=1.0, countdown=0,
+                                   max_side=640)
+    for i in range(0, 30, 3):                  # a 30 fps source, 2 of every 3 frames dropped
+        recorder.feed(np.full((48, 64, 3), 100, np.uint8), i / 30)
+    assert recorder.phase == "done"
+    cap = cv2.VideoCapture(str(recorder.saved[0]))
+    frames, fps = cap.get(cv2.CAP_PROP_FRAME_COUNT), cap.get(cv2.CAP_PROP_FPS)
+    cap.release()
+    assert frames == 10 and frames / fps == pytest.approx(1.0, abs=0.02)
+
+
 def test_a_take_cut_short_by_the_end_of_the_source_is_discarded(tmp_path, capsys):
     source = level_video(tmp_path / "short.avi", 50)           # 2 s: room for 2 takes and a half
     data = tmp_path / "data"
@@ -183,6 +209,15 @@ def test_a_take_left_half_written_by_a_killed_run_is_removed(tmp_path):
     assert [p.name for p in (data / "wave").iterdir()] == ["wave_s01_t01.mp4"]
 
 
+def test_a_session_recorded_again_after_its_takes_were_deleted_is_listed_once(tmp_path):
+    source, data = level_video(tmp_path / "camera.avi", 30), tmp_path / "data"
+    for _ in range(2):
+        assert record_cli(source, data, "wave", "--clips", 1, "--seconds", 0.4, "--countdown", 0) == 0
+        (data / "wave" / "wave_s01_t01.mp4").unlink()
+    manifest = json.loads((data / "recordings.json").read_text())
+    assert manifest["sessions"]["wave_s01"]["takes"] == ["wave/wave_s01_t01.mp4"]
+
+
 def test_an_unreadable_manifest_is_named_and_started_again(tmp_path, capsys):
     data = tmp_path / "data"
     data.mkdir()
@@ -227,15 +262,18 @@ def test_record_three_actions_and_none_train_and_go_live(tmp_path, capsys):
                  "--set", "backbone.crop_size=112", "--set", "train.epochs=25",
                  "--set", f"cache.dir={tmp_path / 'cache'}", "--set", f"logging.run_dir={tmp_path / 'runs'}",
                  "--set", "logging.wandb=disabled"])
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
     assert code == 0
-    assert "config: personal" in out and "held-out test videos" in out
+    assert "config: personal" in err and "held-out test videos" in out
     bundle = load_bundle(bundle_path)
     assert bundle.class_names == sorted((*ACTIONS, "none")) and bundle.background_class == "none"
     assert bundle.meta["data"]["single_group"] == "videos"
     assert bundle.meta["training"]["refit_videos"] == 20                # the final head saw every take
     held_out = json.loads((Path(out.split("metrics: ")[-1].split()[0])).read_text())
     assert held_out["num_videos"] == 4 and held_out["top1"] >= 3 / 4
+    with pytest.warns(UserWarning, match=r"trained again on every video .* not held out \(held-out top-1"):
+        assert main(["evaluate", "--bundle", str(bundle_path), "--data", str(data), "--quiet",
+                     "--set", f"cache.dir={tmp_path / 'cache'}", "--json", str(tmp_path / "eval.json")]) == 0
 
     performed = write_video(tmp_path / "new_slide.avi",
                             render_performance("slide_left", 6.0, FPS, (96, 128), scene=0, seed=1), FPS)
