@@ -161,6 +161,7 @@ def refit_on_all(cfg: Config, source: FeatureSource, split: DatasetSplit, head_k
     log.info("refitting on all %d videos for %d epochs", len(items), epochs)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="no validation videos")
+        warnings.filterwarnings("ignore", message=".*validation_step.* no `val_dataloader`")
         # never resumed: an earlier refit in this folder ran for another run's epochs
         refit_cfg = replace(cfg, train=replace(cfg.train, epochs=epochs, resume=False))
         refit = fit_head(refit_cfg, head_kwargs, items, [], source.cache, run_dir / "refit")
