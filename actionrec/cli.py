@@ -129,6 +129,9 @@ def run(args: argparse.Namespace) -> int:
         overrides.append(f"data.fold={args.fold}")
     if getattr(args, "epochs", None):
         overrides.append(f"train.epochs={args.epochs}")
+    for key in ("clips", "seconds", "countdown"):       # record's flags
+        if getattr(args, key, None) is not None:
+            overrides.append(f"record.{key}={getattr(args, key)}")
     if args.command == "train" and args.config is None:
         args.config = default_preset(args.data)
     cfg = load_config(args.config, overrides)
@@ -146,7 +149,9 @@ def run(args: argparse.Namespace) -> int:
         return run_live(args.bundle, args.source, cfg, headless=args.headless, output=args.output,
                         stats=args.stats, max_frames=args.max_frames, realtime=args.realtime)
     if args.command == "record":
-        return run_record_command(args, cfg)
+        from .record import run_record
+        return run_record(args.source, args.data, args.label, cfg.record, headless=args.headless,
+                          realtime=args.realtime)
     if args.command == "label":
         from .batch import run_label
         return run_label(args.bundle, args.inputs, args.out, cfg, topk=args.top_k, segments=args.segments,
@@ -165,16 +170,6 @@ def default_preset(data: str) -> str:
         "config: personal (a dataset recorded with `actionrec record`: %s/%s); --config default to override",
         data, RECORDINGS_FILE)
     return "personal"
-
-
-def run_record_command(args, cfg) -> int:
-    from .record import RecordPlan, run_record
-    r = cfg.record
-    plan = RecordPlan(args.clips if args.clips is not None else r.clips,
-                      args.seconds if args.seconds is not None else r.seconds,
-                      args.countdown if args.countdown is not None else r.countdown, r.max_side)
-    return run_record(args.source, args.data, args.label, plan, headless=args.headless,
-                      realtime=args.realtime)
 
 
 def run_train(args, cfg, progress: bool) -> int:

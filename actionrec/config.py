@@ -221,7 +221,8 @@ def validate(cfg: Config) -> None:
     positive = [("sampling", "fps"), ("sampling", "clip_steps"), ("sampling", "eval_clips"),
                 ("sampling", "stride"), ("train", "batch_size"), ("train", "lr"),
                 ("head", "hidden_size"), ("head", "num_layers"), ("backbone", "batch_size"),
-                ("backbone", "grid"), ("train", "clips_per_video")]
+                ("backbone", "grid"), ("train", "clips_per_video"), ("record", "clips"),
+                ("record", "seconds")]
     for section, key in positive:
         value = getattr(getattr(cfg, section), key)
         if not isinstance(value, (int, float)) or value <= 0:
@@ -232,6 +233,11 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"logging.run_name must be a folder name (no '/'), got {name!r}")
     if not isinstance(cfg.train.resume, bool):
         raise ConfigError(f"train.resume must be true or false, got {cfg.train.resume!r}")
+    if not isinstance(cfg.record.countdown, (int, float)) or cfg.record.countdown < 0:
+        raise ConfigError(f"record.countdown must be 0 or more seconds, got {cfg.record.countdown!r}")
+    if not isinstance(cfg.record.max_side, int) or cfg.record.max_side < 32:
+        raise ConfigError(f"record.max_side must be a whole number of pixels, at least 32, "
+                          f"got {cfg.record.max_side!r}")
     if not 0 < cfg.train.min_time_span <= 1:
         raise ConfigError(f"train.min_time_span must be in (0, 1], got {cfg.train.min_time_span!r}")
     for key in ("dropout", "input_dropout", "output_dropout"):

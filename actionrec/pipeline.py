@@ -24,7 +24,7 @@ from .datasets import DatasetSplit, VideoItem, load_dataset
 from .errors import DatasetError
 from .evaluation import classification_metrics, per_class_table, plot_confusion, write_json
 from .features import ExtractionReport, FeatureCache, FeatureExtractor, cache_key, make_encoder
-from .training import clip_means, fit_baseline, fit_head
+from .training import FitResult, clip_means, fit_baseline, fit_head
 from .transforms import Preprocess
 
 log = logging.getLogger("actionrec")
@@ -152,7 +152,7 @@ def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = 
 
 
 def refit_on_all(cfg: Config, source: FeatureSource, split: DatasetSplit, head_kwargs: dict,
-                 fit, meta: dict, out: str | Path, run_dir: Path, progress: bool) -> Path:
+                 fit: FitResult, meta: dict, out: str | Path, run_dir: Path, progress: bool) -> Path:
     """Train the head again on every readable video (train, val and test) for the epochs
     validation chose, and write the bundle with it: a personal set is too small to leave
     takes unused. The held-out scores reported (and kept in the bundle) are the first fit's."""

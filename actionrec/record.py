@@ -36,6 +36,7 @@ import cv2
 import numpy as np
 
 from .datasets import RECORDINGS_FILE, VIDEO_EXTENSIONS
+from .config import RecordConfig
 from .errors import ConfigError
 from .live import (EXIT_CODES, FrameBuffer, FrameSource, Window, check_live_args, start_capture,
                    stop_capture, write_json_atomic)
@@ -258,34 +259,16 @@ def dataset_summary(data_dir: Path) -> list[str]:
 
 # ---------------------------------------------------------------- running
 
-@dataclass
-class RecordPlan:
-    clips: int
-    seconds: float
-    countdown: float
-    max_side: int
-
-    def check(self) -> None:
-        if not isinstance(self.clips, int) or self.clips < 1:
-            raise ConfigError(f"--clips must be at least 1, got {self.clips!r}")
-        if not self.seconds > 0:
-            raise ConfigError(f"--seconds must be positive, got {self.seconds!r}")
-        if not self.countdown >= 0:
-            raise ConfigError(f"--countdown must be 0 or more, got {self.countdown!r}")
-        if not isinstance(self.max_side, int) or self.max_side < 32:
-            raise ConfigError(f"record.max_side must be at least 32, got {self.max_side!r}")
-
-
-def run_record(source: str, data_dir: str | Path, label: str, plan: RecordPlan, headless: bool = False,
+def run_record(source: str, data_dir: str | Path, label: str, plan: RecordConfig, headless: bool = False,
                realtime: bool | None = None) -> int:
-    """Record `plan.clips` takes of `label` from `source` into `data_dir`; the exit code:
+    """Record `plan.clips` takes of `label` from `source` into `data_dir`, each
+    `plan.seconds` long after a `plan.countdown`; the exit code:
     0 (every take recorded, or `q`/Esc), 1 (the source ended or was lost first), 130 (Ctrl-C).
 
     `realtime` (files only; None: on with a window, off headless) replays a file at its
     fps, as a camera would deliver it.
     """
     check_label(label)
-    plan.check()
     check_live_args(headless, None, hint="use --headless (with a file or stream source)")
     data_dir = Path(data_dir)
     src = FrameSource(source)
