@@ -35,7 +35,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .datasets import RECORDINGS_FILE, VIDEO_EXTENSIONS
+from .datasets import RECORDINGS_FILE, VIDEO_EXTENSIONS, group_of
 from .config import RecordConfig
 from .errors import ConfigError
 from .live import (EXIT_CODES, FrameBuffer, FrameSource, Window, check_live_args, start_capture,
@@ -247,13 +247,14 @@ def read_manifest(manifest: Path) -> dict:
 
 
 def dataset_summary(data_dir: Path) -> list[str]:
-    """One line per class folder of `data_dir`: takes and sessions."""
+    """One line per class folder of `data_dir`: takes, and sessions as the split sees them
+    (`datasets.group_of`)."""
     lines = []
     for class_dir in sorted(p for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
         takes = [p for p in class_dir.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS
                  and not p.name.startswith(".")]
-        sessions = {m.group(1) for p in takes if (m := re.search(r"_(s\d+)_t\d+$", p.stem))}
-        lines.append(f"  {class_dir.name}: {len(takes)} takes, {len(sessions) or 1} session(s)")
+        sessions = {group_of(p, class_dir) for p in takes}
+        lines.append(f"  {class_dir.name}: {len(takes)} takes, {len(sessions)} session(s)")
     return lines
 
 
@@ -336,6 +337,4 @@ def report(recorder: TakeRecorder, data_dir: Path, ended: str, buffer: FrameBuff
     if data_dir.is_dir():
         print(f"dataset {data_dir}:\n" + "\n".join(dataset_summary(data_dir)))
         print(f"next: record more actions, then: actionrec train --data {data_dir} --out weights/mine.safetensors")
-    if ended == "done":
-        return 0
-    return {"user_quit": 0, "interrupted": EXIT_CODES["interrupted"]}.get(ended, 1)
+    return {"done": 0, "user_quit": 0, "interrupted": EXIT_CODES["interrupted"]}.get(ended, 1)
