@@ -154,10 +154,10 @@ def label_video(path: str | Path, recognizer: StreamingRecognizer, topk: int = 3
     recognizer.reset()
     try:
         with open_video(path, reader) as video:
-            preds, last_frame = _stream_video(video, recognizer, annotate_dir)
+            preds = _stream_video(video, recognizer, annotate_dir)
             windows = [p for p in preds if not p.warming_up]
             if not windows:
-                windows = [_pad_to_window(recognizer, preds[-1], last_frame)]
+                windows = [_pad_to_window(recognizer, preds[-1])]
     except Exception as exc:   # one bad video is a row with its reason, not the end of the run
         return error_row(path, _reason(exc), segments)
     probs = np.mean([p.raw_probs for p in windows], axis=0)
@@ -169,14 +169,14 @@ def label_video(path: str | Path, recognizer: StreamingRecognizer, topk: int = 3
 
 
 def _stream_video(video: VideoReader, recognizer: StreamingRecognizer,
-                  annotate_dir: str | Path | None) -> tuple[list[Prediction], np.ndarray]:
-    """Push the timeline frames (every frame when annotating) in chunks of `DECODE_CHUNK`.
-    Returns the step predictions and the last frame taken as a step, `(H, W, 3)` uint8."""
+                  annotate_dir: str | Path | None) -> list[Prediction]:
+    """Push the frames streaming needs (`stream_indices`; every frame when annotating) in
+    chunks of `DECODE_CHUNK`. Returns the step predictions."""
     if annotate_dir is None:
-        indices, copy = timeline_indices(video.num_frames, video.fps, step_rate(recognizer.bundle)), None
+        indices, copy = stream_indices(video, recognizer), None
     else:
         indices, copy = np.arange(video.num_frames), AnnotatedCopy(video, annotate_dir)
-    preds, last_frame = [], None
+    preds = []
     with copy if copy is not None else nullcontext():
         for start in range(0, len(indices), DECODE_CHUNK):
             chunk = indices[start:start + DECODE_CHUNK]
@@ -184,20 +184,30 @@ def _stream_video(video: VideoReader, recognizer: StreamingRecognizer,
                 pred = recognizer.push(frame, index / video.fps)
                 if pred is not None:
                     preds.append(pred)
-                    last_frame = frame
                 if copy is not None:
                     copy.write(frame, preds[-1])
-    return preds, last_frame
+    return preds
 
 
-def _pad_to_window(recognizer: StreamingRecognizer, last: Prediction, frame: np.ndarray) -> Prediction:
-    """Repeat the last step (same frame, one step period later each time) until the first
-    window is full; its prediction is the offline clip padded with its last step."""
+def stream_indices(video: VideoReader, recognizer: StreamingRecognizer) -> np.ndarray:
+    """The frames streaming needs: the step timeline, and with a motion stream also each
+    step's predecessor on the `sampling.fps` timeline (where its flow starts)."""
+    steps = timeline_indices(video.num_frames, video.fps, step_rate(recognizer.bundle))
+    if recognizer.motion is None:
+        return steps
+    timeline = timeline_indices(video.num_frames, video.fps, float(recognizer.bundle.sampling["fps"]))
+    before = timeline[np.maximum(np.searchsorted(timeline, steps) - 1, 0)]
+    return np.union1d(steps, before)
+
+
+def _pad_to_window(recognizer: StreamingRecognizer, last: Prediction) -> Prediction:
+    """Repeat the last step (one step period later each time) until the first window is
+    full; its prediction is the offline clip padded with its last step."""
     period, pred = 1.0 / step_rate(recognizer.bundle), last
     for _ in range(2 * recognizer.window):
         if not pred.warming_up:
             return pred
-        pred = recognizer.push(frame, pred.timestamp + period) or pred
+        pred = recognizer.hold(pred.timestamp + period)
     raise RuntimeError(f"padding did not fill a {recognizer.window}-step window")
 
 

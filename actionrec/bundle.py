@@ -1,9 +1,10 @@
 """The inference bundle: one `.safetensors` file holding everything inference needs.
 
-Tensors: the LSTM head (`head.*`) and the order-blind baseline (`baseline.*`).
-Metadata (JSON under the key `actionrec`): format version, backbone name, weights
-id and pooling, preprocessing, sampling, head hyperparameters, class names and a
-training summary. No pickle anywhere: loading a bundle cannot run code.
+Tensors: the LSTM head (`head.*`, with its feature standardisation), the order-blind
+baseline (`baseline.*`) and the standardised linear probe (`probe.*`). Metadata
+(JSON under the key `actionrec`): format version, backbone name, weights id and
+pooling, the motion stream's settings, preprocessing, sampling, head
+hyperparameters, class names and a training summary. No pickle anywhere: loading a bundle cannot run code.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from .backbone import Backbone, get_spec
 from .errors import BundleError
-from .model import LSTMHead, MeanPoolBaseline
+from .model import LinearProbe, LSTMHead, MeanPoolBaseline
+from .motion import FlowSpec
 from .transforms import Preprocess
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+READABLE_VERSIONS = (1, 2)   # format 1: no motion stream, no probe, no standardisation
 
 
 @dataclass
@@ -31,6 +34,7 @@ class Bundle:
     meta: dict
     head: LSTMHead
     baseline: MeanPoolBaseline | None
+    probe: LinearProbe | None = None
 
     @property
     def class_names(self) -> list[str]:
@@ -47,6 +51,12 @@ class Bundle:
         return Preprocess(p["resize_size"], p["crop_size"], p["mode"], tuple(p["mean"]), tuple(p["std"]))
 
     @property
+    def motion(self) -> FlowSpec | None:
+        """The motion stream the head was trained with (None: appearance only)."""
+        m = self.meta.get("motion")
+        return FlowSpec(m["size"], m["preset"], m["grid"]) if m else None
+
+    @property
     def sampling(self) -> dict:
         return self.meta["sampling"]
 
@@ -55,14 +65,16 @@ class Bundle:
         return Backbone(b["name"], b["pooling"], b["grid"] or 3, pretrained=pretrained)
 
 
-def save_bundle(path: str | Path, head: LSTMHead, baseline: MeanPoolBaseline | None, meta: dict) -> Path:
+def save_bundle(path: str | Path, head: LSTMHead, baseline: MeanPoolBaseline | None, meta: dict,
+                probe: LinearProbe | None = None) -> Path:
     """Write the bundle atomically (temporary file, then rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {f"head.{k}": v.detach().cpu().contiguous() for k, v in head.state_dict().items()}
-    if baseline is not None:
-        tensors.update({f"baseline.{k}": v.detach().cpu().contiguous()
-                        for k, v in baseline.state_dict().items()})
+    tensors = {}
+    for prefix, module in (("head", head), ("baseline", baseline), ("probe", probe)):
+        if module is not None:
+            tensors.update({f"{prefix}.{k}": v.detach().cpu().contiguous()
+                            for k, v in module.state_dict().items()})
     meta = {"format_version": FORMAT_VERSION, **meta}
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     save_file(tensors, str(tmp), metadata={"actionrec": json.dumps(meta)})
@@ -79,9 +91,9 @@ def read_meta(path: Path) -> dict:
     if raw is None:
         raise BundleError(f"{path}: a safetensors file without actionrec metadata: not a bundle")
     meta = json.loads(raw)
-    if meta.get("format_version") != FORMAT_VERSION:
+    if meta.get("format_version") not in READABLE_VERSIONS:
         raise BundleError(f"{path}: bundle format {meta.get('format_version')!r}; this actionrec "
-                          f"reads format {FORMAT_VERSION}")
+                          f"reads formats {', '.join(map(str, READABLE_VERSIONS))}")
     return meta
 
 
@@ -101,19 +113,30 @@ def load_bundle(path: str | Path) -> Bundle:
     if h["num_classes"] != len(meta["class_names"]):
         raise BundleError(f"{path}: head has {h['num_classes']} outputs for "
                           f"{len(meta['class_names'])} class names")
+    motion_dim = FlowSpec().channels if meta.get("motion") else 0
+    if h.get("motion_dim", 0) != motion_dim:
+        raise BundleError(f"{path}: head expects {h.get('motion_dim', 0)} motion channels per cell but "
+                          f"the bundle's motion stream gives {motion_dim}")
     head = LSTMHead(**h)
+    if meta["format_version"] == 1:      # no standardisation then: the identity
+        tensors.update({f"head.{k}": v for k, v in head.state_dict().items() if k.startswith("feature_")})
     load_part(head, tensors, "head.", path)
-    baseline = None
-    if any(k.startswith("baseline.") for k in tensors):
-        baseline = MeanPoolBaseline(h["in_dim"], h["num_classes"], h["num_cells"])
-        load_part(baseline, tensors, "baseline.", path)
-    return Bundle(path, meta, head.eval(), baseline.eval() if baseline else None)
+    channels = h["in_dim"] + h.get("motion_dim", 0)
+    baseline = MeanPoolBaseline(channels, h["num_classes"], h["num_cells"])
+    probe = LinearProbe(channels, h["num_classes"], h["num_cells"])
+    baseline = load_part(baseline, tensors, "baseline.", path)
+    probe = load_part(probe, tensors, "probe.", path)
+    return Bundle(path, meta, head.eval(), baseline, probe)
 
 
-def load_part(module: torch.nn.Module, tensors: dict, prefix: str, path: Path) -> None:
+def load_part(module: torch.nn.Module, tensors: dict, prefix: str, path: Path):
+    """`module` with the bundle's `prefix` weights, in eval mode; None if it has none."""
     state = {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
+    if not state and prefix != "head.":
+        return None
     try:
         module.load_state_dict(state)
     except RuntimeError as exc:
         raise BundleError(f"{path}: {prefix.rstrip('.')} weights do not fit the model "
                           f"its metadata describes: {str(exc).splitlines()[0]}") from exc
+    return module.eval()

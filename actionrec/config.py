@@ -28,6 +28,8 @@ class DataConfig:
     reader: str = "auto"
     single_group: str = "train"  # a class with one group (session): all to train, or split by "videos"
     background_class: str = "none"  # a class of this name means "none of these": live shows no action
+    duplicate_similarity: float = 0.95  # videos without a group in their names: feature cosine at or
+                                        # above this joins them into one group (clips of one recording)
 
 
 @dataclass
@@ -37,9 +39,16 @@ class BackboneConfig:
     grid: int = 3
     resize_size: int | None = None
     crop_size: int | None = None
-    resize_mode: str = "center_crop"
+    resize_mode: str = "squash"     # the whole frame: people and motion reach its edges
     batch_size: int = 32
     runtime: str = "auto"       # auto | torch | onnx (auto: ONNX Runtime on CPU-only machines)
+
+
+@dataclass
+class MotionConfig:
+    stream: str = "flow"        # none | flow: DIS optical flow per grid cell beside the CNN features
+    size: int = 128             # flow is computed on a size x size grey copy of the backbone input
+    preset: str = "medium"      # DIS preset: ultrafast | fast | medium
 
 
 @dataclass
@@ -60,6 +69,8 @@ class HeadConfig:
     output_dropout: float = 0.3
     cell_dim: int = 64
     deltas: bool = False
+    skip: bool = False          # a linear path from each step's features to its logits
+    readout: str = "mean"       # a clip's logits: mean over its steps, or the last step's
 
 
 @dataclass
@@ -83,6 +94,9 @@ class TrainConfig:
     min_time_span: float = 1.0  # a training clip spans a random 'min_time_span'..1 of its video
     evaluate_test: bool = False  # after training, score the bundle on the test split and report it
     refit_all: bool = False     # then train again on every video for the epochs validation chose
+    class_balance: bool = True  # weight the loss by inverse class frequency
+    label_smoothing: float = 0.1
+    probe_weight_decay: float = 0.001   # L2 strength of the standardised linear probe
 
 
 @dataclass
@@ -130,6 +144,7 @@ class DemoConfig:
 class Config:
     data: DataConfig = field(default_factory=DataConfig)
     backbone: BackboneConfig = field(default_factory=BackboneConfig)
+    motion: MotionConfig = field(default_factory=MotionConfig)
     sampling: SamplingConfig = field(default_factory=SamplingConfig)
     head: HeadConfig = field(default_factory=HeadConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
@@ -149,6 +164,9 @@ CHOICES = {
     ("backbone", "pooling"): ("global", "grid"),
     ("backbone", "resize_mode"): ("center_crop", "squash"),
     ("backbone", "runtime"): ("auto", "torch", "onnx"),
+    ("motion", "stream"): ("none", "flow"),
+    ("motion", "preset"): ("ultrafast", "fast", "medium"),
+    ("head", "readout"): ("mean", "last"),
     ("sampling", "train_mode"): ("segments", "strided"),
     ("train", "optimizer"): ("adam", "adamw", "rmsprop"),
     ("train", "scheduler"): ("cosine", "plateau", "none"),
@@ -222,7 +240,7 @@ def validate(cfg: Config) -> None:
                 ("sampling", "stride"), ("train", "batch_size"), ("train", "lr"),
                 ("head", "hidden_size"), ("head", "num_layers"), ("backbone", "batch_size"),
                 ("backbone", "grid"), ("train", "clips_per_video"), ("record", "clips"),
-                ("record", "seconds")]
+                ("record", "seconds"), ("motion", "size")]
     for section, key in positive:
         value = getattr(getattr(cfg, section), key)
         if not isinstance(value, (int, float)) or value <= 0:
@@ -240,6 +258,10 @@ def validate(cfg: Config) -> None:
                           f"got {cfg.record.max_side!r}")
     if not 0 < cfg.train.min_time_span <= 1:
         raise ConfigError(f"train.min_time_span must be in (0, 1], got {cfg.train.min_time_span!r}")
+    if not 0 < cfg.data.duplicate_similarity <= 1:
+        raise ConfigError(f"data.duplicate_similarity must be in (0, 1], got {cfg.data.duplicate_similarity!r}")
+    if not 0 <= cfg.train.label_smoothing < 1:
+        raise ConfigError(f"train.label_smoothing must be in [0, 1), got {cfg.train.label_smoothing!r}")
     for key in ("dropout", "input_dropout", "output_dropout"):
         value = getattr(cfg.head, key)
         if not 0 <= value < 1:

@@ -32,6 +32,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Sequence
 
+import numpy as np
+
 from .errors import ConfigError, DatasetError
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
@@ -68,6 +70,12 @@ class DatasetSplit:
     test: list[VideoItem]
     layout: str
     source: str
+    derived: tuple[str, ...] = ("val",)   # the parts split off here by group, not given by the dataset
+
+    @property
+    def explicit_test(self) -> bool:
+        """The dataset names its test videos (a split file or folder): never train on them."""
+        return "test" not in self.derived
 
     def describe(self) -> str:
         """One line for logs: layout, source and the size of each split."""
@@ -183,6 +191,37 @@ def split_train_val(items: Sequence[VideoItem], val_fraction: float, seed: int,
         assignment.update(_assign(label, groups, 0, n_val, seed))
     train, val, _ = _partition(items, assignment)
     return train, val
+
+
+def regroup_similar(items: Sequence[VideoItem], descriptors: np.ndarray, threshold: float) -> list[VideoItem]:
+    """Join videos that name no recording (their group is their own file name) into groups
+    of near-duplicates: clips cut from one recording look alike. Per class, two such videos
+    whose unit `descriptors` `(len(items), F)` have a cosine similarity of at least
+    `threshold` share a group, and so does every video linked to them (connected
+    components, named after their first video: `~<stem>`). Other videos keep their group."""
+    items = list(items)
+    lone = [k for k, item in enumerate(items) if item.group == item.path.stem]
+    parent = {k: k for k in lone}
+
+    def root(k: int) -> int:
+        while parent[k] != k:
+            parent[k] = parent[parent[k]]
+            k = parent[k]
+        return k
+
+    similar = descriptors[lone] @ descriptors[lone].T >= threshold
+    for a, b in zip(*np.nonzero(np.triu(similar, 1))):
+        ka, kb = lone[a], lone[b]
+        if items[ka].label == items[kb].label:
+            parent[max(root(ka), root(kb))] = min(root(ka), root(kb))
+    for k in lone:
+        items[k] = replace(items[k], group=f"~{items[root(k)].path.stem}")
+    return items
+
+
+def groups_per_class(items: Sequence[VideoItem], class_names: Sequence[str]) -> dict[str, int]:
+    """How many groups (recordings) each class's videos come from."""
+    return {class_names[label]: len(groups) for label, groups in _groups_by_class(items).items()}
 
 
 def regroup_single(items: Sequence[VideoItem], single_group: str,
@@ -308,7 +347,7 @@ def _load_class_folders(root: Path, val_fraction: float, test_fraction: float,
     names = [d.name for d in class_dirs]
     items = _items_from_class_folders(root, {n: i for i, n in enumerate(names)}, root)
     train, val, test = group_split(items, val_fraction, test_fraction, seed, names, single_group)
-    return DatasetSplit(names, train, val, test, "folders", f"group split seed {seed}")
+    return DatasetSplit(names, train, val, test, "folders", f"group split seed {seed}", ("val", "test"))
 
 
 def _load_split_folders(root: Path, val_fraction: float, seed: int,
@@ -324,7 +363,7 @@ def _load_split_folders(root: Path, val_fraction: float, seed: int,
     if test_dir.is_dir() and val_dir.is_dir():
         val = _items_from_class_folders(val_dir, index, train_dir)
         test = _items_from_class_folders(test_dir, index, train_dir)
-        return DatasetSplit(names, train, val, test, "folders", "train/val/test folders")
+        return DatasetSplit(names, train, val, test, "folders", "train/val/test folders", ())
     held_out = test_dir if test_dir.is_dir() else val_dir
     test = _items_from_class_folders(held_out, index, train_dir)
     train, val = split_train_val(train, val_fraction, seed, names, single_group)
@@ -451,7 +490,7 @@ def _load_list_dir(root: Path, val_fraction: float, seed: int,
     train, test = read(train_file, train_entries), read(test_file)
     if val_file.is_file():
         return DatasetSplit(names, train, read(val_file), test, "list",
-                            "list files train.txt/val.txt/test.txt")
+                            "list files train.txt/val.txt/test.txt", ())
     train, val = split_train_val(train, val_fraction, seed, names, single_group)
     return DatasetSplit(names, train, val, test, "list",
                         f"list files train.txt/test.txt; val by group split seed {seed}")
@@ -465,7 +504,7 @@ def _load_single_list(list_file: Path, val_fraction: float, test_fraction: float
     items = _items_from_list(list_file, entries, index, list_file.parent, allow_outside_root)
     train, val, test = group_split(items, val_fraction, test_fraction, seed, names, single_group)
     return DatasetSplit(names, train, val, test, "list",
-                        f"list file {list_file.name}; group split seed {seed}")
+                        f"list file {list_file.name}; group split seed {seed}", ("val", "test"))
 
 
 # ---------------------------------------------------------------- UCF101

@@ -31,6 +31,7 @@ import torch
 
 from .backbone import Backbone
 from .errors import VideoReadError
+from .motion import CHANNELS, FlowEncoder, FlowSpec
 from .sampling import timeline_indices
 from .transforms import Preprocess
 from .video_io import check_video_file, open_video
@@ -246,6 +247,7 @@ class Chunk:
     frames: np.ndarray | None      # (n, crop, crop, 3) uint8, None on error
     last: bool
     error: str | None = None
+    motion: np.ndarray | None = None   # (n, S, C) float32 flow features, with a motion stream
 
 
 class FeatureExtractor:
@@ -256,20 +258,26 @@ class FeatureExtractor:
     """
 
     def __init__(self, encoder: Callable[[torch.Tensor], np.ndarray], preprocess: Preprocess,
-                 sample_fps: float, batch_size: int = 32, reader: str = "auto"):
+                 sample_fps: float, batch_size: int = 32, reader: str = "auto",
+                 motion: FlowSpec | None = None):
         self.encoder, self.preprocess = encoder, preprocess
         self.sample_fps, self.batch_size, self.reader = sample_fps, batch_size, reader
+        self.motion = motion
 
     def decode_chunks(self, video: str) -> Iterator[Chunk]:
         """Resized frames of one video's timeline, `DECODE_CHUNK` steps (and at most
-        `DECODE_BUDGET` bytes of decoded frames) at a time."""
+        `DECODE_BUDGET` bytes of decoded frames) at a time, with their flow features when
+        there is a motion stream (computed here, in the decode thread, beside the backbone)."""
+        flow = FlowEncoder(self.motion) if self.motion is not None else None
+        previous = None
         with open_video(video, self.reader) as reader:
             steps = timeline_indices(reader.num_frames, reader.fps, self.sample_fps)
             size = max(1, min(DECODE_CHUNK, DECODE_BUDGET // (reader.width * reader.height * 3)))
             for start in range(0, len(steps), size):
-                frames = reader.get_frames(steps[start:start + size])
-                last = start + size >= len(steps)
-                yield Chunk(video, self.preprocess.resize_frames(frames), last)
+                frames = self.preprocess.resize_frames(reader.get_frames(steps[start:start + size]))
+                motion = flow(frames, previous) if flow is not None else None
+                previous = frames[-1]
+                yield Chunk(video, frames, start + size >= len(steps), motion=motion)
 
     def produce(self, videos: list[str], out: queue.Queue, stop: threading.Event) -> None:
         """Decode `videos` into `out`, then None. A video that fails in any way becomes one
@@ -308,7 +316,7 @@ class FeatureExtractor:
         try:
             while (chunk := chunks.get()) is not None:
                 if chunk.error is None:
-                    parts.append(self.encode(chunk.frames))
+                    parts.append(join_streams(self.encode(chunk.frames), chunk.motion))
                     report.frames += len(chunk.frames)
                 if chunk.last:
                     self.finish_video(chunk, parts, cache, report)
@@ -365,9 +373,18 @@ def _put(out: queue.Queue, item, stop: threading.Event) -> bool:
     return False
 
 
-def cache_key(backbone: Backbone, preprocess: Preprocess, sample_fps: float) -> dict:
+def join_streams(appearance: np.ndarray, motion: np.ndarray | None) -> np.ndarray:
+    """`(n, S, D)` backbone features and `(n, S, C)` motion features -> `(n, S, D + C)`."""
+    return appearance if motion is None else np.concatenate([appearance, motion], axis=-1)
+
+
+def cache_key(backbone: Backbone, preprocess: Preprocess, sample_fps: float,
+              motion: FlowSpec | None = None) -> dict:
     """Everything the cached features depend on."""
     from .backbone import get_spec
-    return {"backbone": backbone.name, "weights": get_spec(backbone.name).weights,
-            "pooling": backbone.pooling, "grid": backbone.grid if backbone.pooling == "grid" else None,
-            "preprocess": preprocess.to_dict(), "sample_fps": float(sample_fps)}
+    key = {"backbone": backbone.name, "weights": get_spec(backbone.name).weights,
+           "pooling": backbone.pooling, "grid": backbone.grid if backbone.pooling == "grid" else None,
+           "preprocess": preprocess.to_dict(), "sample_fps": float(sample_fps)}
+    if motion is not None:      # keys of caches without motion are unchanged: they stay valid
+        key["motion"] = {"stream": "flow", **motion.to_dict(), "channels": list(CHANNELS)}
+    return key

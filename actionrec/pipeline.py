@@ -14,17 +14,21 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import torch
 from tqdm import tqdm
 
 from .backbone import Backbone, get_spec
 from .bundle import Bundle, load_bundle, save_bundle
 from .config import Config, dump_config
-from .datasets import DatasetSplit, VideoItem, load_dataset
+from .datasets import (DatasetSplit, VideoItem, groups_per_class, load_dataset, regroup_similar,
+                       split_train_val)
 from .errors import DatasetError
 from .evaluation import classification_metrics, per_class_table, plot_confusion, write_json
+from .motion import FlowSpec, flow_spec
 from .features import ExtractionReport, FeatureCache, FeatureExtractor, cache_key, make_encoder
-from .training import FitResult, clip_means, fit_baseline, fit_head
+from .model import LinearProbe, MeanPoolBaseline
+from .training import FitResult, clip_means, fit_baseline, fit_head, fit_probe
 from .transforms import Preprocess
 
 log = logging.getLogger("actionrec")
@@ -68,13 +72,16 @@ class FeatureSource:
     cache: FeatureCache
     extractor: FeatureExtractor
 
+    motion: FlowSpec | None = None
+
     @classmethod
     def create(cls, backbone: Backbone, preprocess: Preprocess, sample_fps: float, cache_dir: str | Path,
-               batch_size: int = 32, reader: str = "auto", runtime: str = "auto") -> "FeatureSource":
-        cache = FeatureCache(cache_dir, cache_key(backbone, preprocess, sample_fps))
+               batch_size: int = 32, reader: str = "auto", runtime: str = "auto",
+               motion: FlowSpec | None = None) -> "FeatureSource":
+        cache = FeatureCache(cache_dir, cache_key(backbone, preprocess, sample_fps, motion))
         extractor = FeatureExtractor(make_encoder(backbone, runtime), preprocess, sample_fps,
-                                     batch_size, reader)
-        return cls(backbone, preprocess, cache, extractor)
+                                     batch_size, reader, motion)
+        return cls(backbone, preprocess, cache, extractor, motion)
 
     def ensure(self, items: list[VideoItem], what: str,
                progress: bool = True) -> tuple[list[VideoItem], ExtractionReport]:
@@ -97,8 +104,10 @@ def feature_source(cfg: Config) -> FeatureSource:
     b = cfg.backbone
     backbone = Backbone(b.name, b.pooling, b.grid)
     preprocess = Preprocess.for_backbone(b.name, b.resize_size, b.crop_size, b.resize_mode)
+    m = cfg.motion
+    motion = flow_spec(m.stream, m.size, m.preset, b.pooling, b.grid)
     return FeatureSource.create(backbone, preprocess, cfg.sampling.fps, cfg.cache.dir, b.batch_size,
-                                cfg.data.reader, b.runtime)
+                                cfg.data.reader, b.runtime, motion)
 
 
 def load_split(data_root: str | Path, cfg: Config) -> DatasetSplit:
@@ -130,16 +139,18 @@ def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = 
     source = feature_source(cfg)
     train_items, train_report = source.ensure(split.train, "train", progress)
     val_items, val_report = source.ensure(split.val, "val", progress)
+    if "val" in split.derived:
+        train_items, val_items = split_by_recording(train_items + val_items, split, source.cache, cfg)
     skipped = {**train_report.failed, **val_report.failed}
     extraction_fps = train_report.frames_per_second
     if not train_items:
         raise DatasetError(f"{data_root}: no readable training videos")
-    head_kwargs = head_config(cfg, source.backbone, len(split.class_names))
+    head_kwargs = head_config(cfg, source.backbone, len(split.class_names), source.motion)
     fit = fit_head(cfg, head_kwargs, train_items, val_items, source.cache, run_dir)
-    baseline, baseline_val = train_baseline(cfg, source.cache, train_items, val_items, len(split.class_names))
-    meta = bundle_meta(cfg, source, split, head_kwargs, fit.best_val_acc, baseline_val, data_root)
+    refs = train_references(cfg, source.cache, train_items, val_items, len(split.class_names))
+    meta = bundle_meta(cfg, source, split, head_kwargs, fit.best_val_acc, refs, data_root)
     meta["sampling"]["stream_stride"] = trained_step_spacing(cfg, source.cache, train_items)
-    bundle = save_bundle(out, fit.head, baseline, meta)
+    bundle = save_bundle(out, fit.head, refs.baseline, meta, refs.probe)
     test_metrics = None
     if cfg.train.evaluate_test and split.test:
         test_metrics = evaluate(bundle, data_root, cfg, json_path=run_dir / "eval" / "metrics.json",
@@ -147,16 +158,43 @@ def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = 
         meta["training"]["test_top1"] = test_metrics["top1"]
     if cfg.train.refit_all:
         bundle = refit_on_all(cfg, source, split, head_kwargs, fit, meta, out, run_dir, progress)
-    return TrainResult(bundle, run_dir, fit.best_val_acc, baseline_val, extraction_fps,
+    return TrainResult(bundle, run_dir, fit.best_val_acc, refs.baseline_val_acc, extraction_fps,
                        fit.clips_per_second, skipped, fit.resumed_from, test_metrics)
+
+
+def split_by_recording(items: list[VideoItem], split: DatasetSplit, cache: FeatureCache,
+                       cfg: Config) -> tuple[list[VideoItem], list[VideoItem]]:
+    """Hold out validation videos by recording: videos whose names carry no group are
+    grouped by the similarity of their features (`datasets.regroup_similar`), so clips cut
+    from one recording never straddle train and val. Logs the groups of each class and
+    warns about classes with fewer than 3 (too few to hold any out honestly)."""
+    descriptors = np.stack([appearance_descriptor(cache.load(i.path)) for i in items])
+    d = cfg.data
+    items = regroup_similar(items, descriptors, d.duplicate_similarity)
+    counts = groups_per_class(items, split.class_names)
+    log.info("groups (recordings) per class: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
+    few = [name for name, n in counts.items() if n < 3]
+    if few:
+        warnings.warn(f"{len(few)} class(es) come from fewer than 3 recordings, too few to validate on "
+                      f"recordings the head has not seen: {', '.join(few)}", stacklevel=3)
+    return split_train_val(items, d.val_fraction, d.split_seed, split.class_names, d.single_group)
+
+
+def appearance_descriptor(features: np.ndarray) -> np.ndarray:
+    """`(N, S, C)` cached features -> `(F,)` unit vector: the mean over steps and cells of
+    the backbone channels (motion channels, if any, left out)."""
+    mean = np.asarray(features, dtype=np.float32).mean(axis=(0, 1))
+    return mean / (np.linalg.norm(mean) + 1e-8)
 
 
 def refit_on_all(cfg: Config, source: FeatureSource, split: DatasetSplit, head_kwargs: dict,
                  fit: FitResult, meta: dict, out: str | Path, run_dir: Path, progress: bool) -> Path:
-    """Train the head again on every readable video (train, val and test) for the epochs
-    validation chose, and write the bundle with it: a personal set is too small to leave
-    takes unused. The held-out scores reported (and kept in the bundle) are the first fit's."""
-    items, _ = source.ensure(split.train + split.val + split.test, "refit", progress)
+    """Train the head again on every readable video (train, val, and test unless the dataset
+    names its test videos) for the epochs validation chose, and write the bundle with it: a
+    personal set is too small to leave takes unused. The held-out scores reported (and kept
+    in the bundle) are the first fit's."""
+    test = [] if split.explicit_test else split.test
+    items, _ = source.ensure(split.train + split.val + test, "refit", progress)
     epochs = fit.best_epochs or fit.epochs_run
     log.info("refitting on all %d videos for %d epochs", len(items), epochs)
     with warnings.catch_warnings():
@@ -165,9 +203,9 @@ def refit_on_all(cfg: Config, source: FeatureSource, split: DatasetSplit, head_k
         # never resumed: an earlier refit in this folder ran for another run's epochs
         refit_cfg = replace(cfg, train=replace(cfg.train, epochs=epochs, resume=False))
         refit = fit_head(refit_cfg, head_kwargs, items, [], source.cache, run_dir / "refit")
-    baseline, _ = train_baseline(cfg, source.cache, items, [], len(split.class_names))
-    meta["training"].update(refit_videos=len(items), refit_epochs=epochs)
-    return save_bundle(out, refit.head, baseline, meta)
+    refs = train_references(cfg, source.cache, items, [], len(split.class_names))
+    meta["training"].update(refit_videos=len(items), refit_epochs=epochs, refit_on_test=bool(test))
+    return save_bundle(out, refit.head, refs.baseline, meta, refs.probe)
 
 
 def trained_step_spacing(cfg: Config, cache: FeatureCache, items: list[VideoItem]) -> int:
@@ -183,32 +221,45 @@ def trained_step_spacing(cfg: Config, cache: FeatureCache, items: list[VideoItem
     return max(1, round(lengths[len(lengths) // 2] * mean_span / s.clip_steps))
 
 
-def head_config(cfg: Config, backbone: Backbone, num_classes: int) -> dict:
+def head_config(cfg: Config, backbone: Backbone, num_classes: int, motion: FlowSpec | None = None) -> dict:
     h = cfg.head
     return {"in_dim": backbone.out_dim, "num_classes": num_classes, "num_cells": backbone.num_cells,
             "hidden_size": h.hidden_size, "num_layers": h.num_layers, "dropout": h.dropout,
             "input_dropout": h.input_dropout, "output_dropout": h.output_dropout, "cell_dim": h.cell_dim,
-            "deltas": h.deltas}
+            "deltas": h.deltas, "motion_dim": motion.channels if motion is not None else 0,
+            "skip": h.skip, "readout": h.readout}
 
 
-def train_baseline(cfg: Config, cache: FeatureCache, train_items, val_items, num_classes: int):
-    s = cfg.sampling
+@dataclass
+class References:
+    """The order-blind references trained beside the head, with their validation accuracy."""
+    baseline: MeanPoolBaseline
+    probe: LinearProbe
+    baseline_val_acc: float | None = None
+    probe_val_acc: float | None = None
+
+
+def train_references(cfg: Config, cache: FeatureCache, train_items, val_items, num_classes: int) -> References:
+    """The mean-pool baseline and the standardised linear probe on the same clips' mean features."""
+    s, t = cfg.sampling, cfg.train
     x, y, _ = clip_means(train_items, cache, s.clip_steps, s.train_mode, s.eval_clips, s.stride)
-    baseline = fit_baseline(x, y, num_classes, cfg.train.baseline_epochs, cfg.train.seed)
-    if not val_items:
-        return baseline, None
-    vx, vy, _ = clip_means(val_items, cache, s.clip_steps, s.train_mode, 1, s.stride)
-    with torch.no_grad():
-        acc = float((baseline(vx.unsqueeze(1)).argmax(1) == vy).float().mean())
-    return baseline, acc
+    refs = References(fit_baseline(x, y, num_classes, t.baseline_epochs, t.seed),
+                      fit_probe(x, y, num_classes, t.probe_weight_decay, seed=t.seed))
+    if val_items:
+        vx, vy, _ = clip_means(val_items, cache, s.clip_steps, s.train_mode, 1, s.stride)
+        with torch.no_grad():
+            refs.baseline_val_acc = float((refs.baseline(vx.unsqueeze(1)).argmax(1) == vy).float().mean())
+            refs.probe_val_acc = float((refs.probe(vx.unsqueeze(1)).argmax(1) == vy).float().mean())
+    return refs
 
 
 def bundle_meta(cfg: Config, source: FeatureSource, split: DatasetSplit, head_kwargs: dict,
-                val_acc, baseline_val_acc, data_root) -> dict:
+                val_acc, refs: References, data_root) -> dict:
     b = source.backbone
     return {
         "backbone": {"name": b.name, "weights": get_spec(b.name).weights, "pooling": b.pooling,
                      "grid": b.grid if b.pooling == "grid" else None, "out_dim": b.out_dim},
+        "motion": {"stream": "flow", **source.motion.to_dict()} if source.motion is not None else None,
         "preprocess": source.preprocess.to_dict(),
         "sampling": {"fps": cfg.sampling.fps, "clip_steps": cfg.sampling.clip_steps,
                      "train_mode": cfg.sampling.train_mode, "stride": cfg.sampling.stride,
@@ -219,7 +270,8 @@ def bundle_meta(cfg: Config, source: FeatureSource, split: DatasetSplit, head_kw
                              else None),
         "data": {"root": str(data_root), "layout": split.layout, "split": split.source,
                  **{k: v for k, v in vars(cfg.data).items() if k != "reader"}},
-        "training": {"val_acc": val_acc, "baseline_val_acc": baseline_val_acc,
+        "training": {"val_acc": val_acc, "baseline_val_acc": refs.baseline_val_acc,
+                     "probe_val_acc": refs.probe_val_acc,
                      "train_videos": len(split.train), "created": datetime.now().isoformat(timespec="seconds")},
     }
 
@@ -238,7 +290,7 @@ def evaluate(bundle_path: str | Path, data_root: str | Path, cfg: Config, fold: 
     items = relabel(split, bundle, data_root)
     source = FeatureSource.create(bundle.build_backbone(), bundle.preprocess, bundle.sampling["fps"],
                                   cfg.cache.dir, cfg.backbone.batch_size, cfg.data.reader,
-                                  cfg.backbone.runtime)
+                                  cfg.backbone.runtime, bundle.motion)
     items, report = source.ensure(items, "test", progress)
     metrics = score(bundle, source.cache, items)
     metrics["skipped"] = report.failed
@@ -256,7 +308,7 @@ def warn_if_refit_on(bundle: Bundle, data_root: str | Path) -> None:
     """Warn when the bundle's head was trained again on every video of `data_root`
     (`train.refit_all`): its test videos are then not held out."""
     training, data = bundle.meta.get("training", {}), bundle.meta.get("data", {})
-    if not training.get("refit_videos") or "root" not in data:
+    if not training.get("refit_videos") or not training.get("refit_on_test", True) or "root" not in data:
         return
     if Path(data["root"]).resolve() == Path(data_root).resolve():
         held_out = training.get("test_top1")
@@ -279,28 +331,37 @@ def relabel(split: DatasetSplit, bundle: Bundle, data_root) -> list[VideoItem]:
 
 @torch.no_grad()
 def score(bundle: Bundle, cache: FeatureCache, items: list[VideoItem]) -> dict:
-    """Multi-clip scores of the head and the baseline on `items`, as metrics."""
+    """Multi-clip scores of the head and the order-blind references on `items`, as metrics."""
     from .training import EvalClips
     s = bundle.sampling
     data = EvalClips(items, cache, s["clip_steps"], s["train_mode"], s["eval_clips"], s["stride"])
     loader = torch.utils.data.DataLoader(data, batch_size=64)
     probs, labels, videos = [], [], []
     for features, label, video in loader:
-        probs.append(bundle.head(features)[:, -1].softmax(-1))
+        probs.append(bundle.head.clip_logits(features).softmax(-1))
         labels.append(label)
         videos.append(video)
     probs, labels, videos = torch.cat(probs), torch.cat(labels), torch.cat(videos)
     video_labels = torch.tensor([i.label for i in items])
     metrics = classification_metrics(probs, labels, videos, video_labels, bundle.class_names)
-    if bundle.baseline is not None:
-        x, bl, bv = clip_means(items, cache, s["clip_steps"], s["train_mode"], s["eval_clips"], s["stride"])
-        base = classification_metrics(bundle.baseline(x.unsqueeze(1)).softmax(-1), bl, bv, video_labels,
-                                      bundle.class_names)
-        metrics["baseline_top1"] = base["top1"]
-        metrics["baseline_per_class"] = base["per_class"]
-    else:
-        metrics["baseline_top1"] = None
+    x, bl, bv = clip_means(items, cache, s["clip_steps"], s["train_mode"], s["eval_clips"], s["stride"])
+    for name, model in (("baseline", bundle.baseline), ("probe", bundle.probe)):
+        metrics[f"{name}_top1"] = metrics[f"{name}_mean_class_acc"] = None
+        if model is not None:
+            ref = classification_metrics(model(x.unsqueeze(1)).softmax(-1), bl, bv, video_labels,
+                                         bundle.class_names)
+            metrics[f"{name}_top1"], metrics[f"{name}_mean_class_acc"] = ref["top1"], ref["mean_class_acc"]
+            metrics[f"{name}_per_class"] = ref["per_class"]
     return metrics
+
+
+def order_verdict(metrics: dict) -> str | None:
+    """A plain sentence when the LSTM beats neither order-blind reference, else None."""
+    refs = [metrics.get(k) for k in ("baseline_top1", "probe_top1") if metrics.get(k) is not None]
+    if refs and metrics["top1"] <= max(refs):
+        return ("frame order added nothing on this data: the LSTM head does not beat the "
+                "order-blind references")
+    return None
 
 
 def summary(metrics: dict) -> str:
@@ -309,5 +370,10 @@ def summary(metrics: dict) -> str:
              f"mean class acc: {metrics['mean_class_acc']:.3f}   clip top-1: {metrics['clip_top1']:.3f}"]
     if metrics.get("baseline_top1") is not None:
         lines.append(f"order-blind baseline (mean-pooled features + linear) top-1: {metrics['baseline_top1']:.3f}")
+    if metrics.get("probe_top1") is not None:
+        lines.append(f"order-blind linear probe (standardised, weight-decayed) top-1: {metrics['probe_top1']:.3f}"
+                     f"   mean class acc: {metrics['probe_mean_class_acc']:.3f}")
+    if (verdict := order_verdict(metrics)) is not None:
+        lines.append(verdict)
     lines.append(per_class_table(metrics))
     return "\n".join(lines)

@@ -10,7 +10,11 @@ longer than the clips the head was trained on.
 
 Frames are taken by timestamp at the bundle's step rate (`sampling.fps /
 stream_stride`), whatever rate the source delivers: a step takes the first frame at
-or after its due time, as the offline timeline does.
+or after its due time, as the offline timeline does. With a motion stream, frames are
+also followed at the timeline rate (`sampling.fps`): a step's flow is taken from the
+frame of the timeline step before it, as the feature cache takes it offline.
+With `readout: mean`, a window's prediction is the mean of its steps' logits, summed
+per staggered state.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ import torch
 
 from .bundle import Bundle
 from .config import Config
-from .features import make_encoder
+from .features import join_streams, make_encoder
+from .model import Steps
+from .motion import FlowEncoder
 
 
 @dataclass
@@ -82,8 +88,10 @@ class StreamingRecognizer:
         self.bundle, self.head = bundle, bundle.head.eval()
         self.preprocess = bundle.preprocess
         self.encoder = encoder or make_encoder(bundle.build_backbone())
+        self.motion = FlowEncoder(bundle.motion) if bundle.motion is not None else None
         self.window = int(bundle.sampling["clip_steps"])
         self.gate = FrameGate(float(bundle.sampling["fps"]) / stream_stride(bundle))
+        self.timeline = FrameGate(float(bundle.sampling["fps"]))
         self.smoothing, self.threshold, self.topk = max(1, smoothing), threshold, topk
         self.background = bundle.background_class
         self.reset()
@@ -95,24 +103,41 @@ class StreamingRecognizer:
         self.h = torch.zeros(layers, self.window, hidden)
         self.c = torch.zeros(layers, self.window, hidden)
         self.previous = None
+        self.logit_sum = torch.zeros(self.window, self.head.num_classes)
+        self.before: np.ndarray | None = None    # resized frame of the last timeline step
         self.age = -np.arange(self.window)   # steps seen; state k starts k steps late
         self.recent: deque = deque(maxlen=self.smoothing)
         self.steps = 0
         self.gate.reset()
+        self.timeline.reset()
 
     def push(self, frame: np.ndarray, ts: float) -> Prediction | None:
         """Feed one frame; a Prediction when the frame was taken as a step, else None."""
+        on_timeline = self.motion is not None and self.timeline.accept(ts)
         if not self.gate.accept(ts):
+            if on_timeline:   # the frame a later step's flow starts from
+                self.before = self.preprocess(frame[None])[0]
             return None
         start = time.perf_counter()
-        features = self.encode(frame)
-        raw, ready = self.step(features)
+        self.last_features = self.encode(frame)
+        raw, ready = self.step(self.last_features)
         latency = (time.perf_counter() - start) * 1000
         return self.predict(raw, ts, ready, latency)
 
+    def hold(self, ts: float) -> Prediction:
+        """Repeat the last step as a new step at `ts` (the action held on its final step), as
+        `sampling.pad_indices` pads a clip offline: pads a stream shorter than one window."""
+        raw, ready = self.step(self.last_features)
+        return self.predict(raw, ts, ready, 0.0)
+
     def encode(self, frame: np.ndarray) -> torch.Tensor:
-        """`(H, W, 3)` uint8 -> `(1, 1, S, D)`, rounded through float16 like the cache."""
-        feats = self.encoder(self.preprocess(frame[None]))   # (1, S, D)
+        """`(H, W, 3)` uint8 -> `(1, 1, S, D + C)`, rounded through float16 like the cache."""
+        resized = self.preprocess(frame[None])
+        motion = None
+        if self.motion is not None:
+            motion = self.motion(resized, self.before)
+            self.before = resized[0]
+        feats = join_streams(self.encoder(resized), motion)   # (1, S, D + C)
         return torch.from_numpy(feats.astype(np.float16).astype(np.float32))[None]
 
     @torch.no_grad()
@@ -122,19 +147,25 @@ class StreamingRecognizer:
         fresh = torch.from_numpy(self.age <= 0)   # starting now, or not started yet: kept at zero
         self.h[:, fresh] = 0
         self.c[:, fresh] = 0
+        self.logit_sum[fresh] = 0
         self.age = self.age + 1
-        e = self.head.project(features).expand(self.window, 1, -1)   # projected once, shared by all states
+        steps = self.head.project(features)       # projected once, shared by all states
+        e = steps.lstm_in.expand(self.window, 1, -1)
+        skip = None if steps.skip_logits is None else steps.skip_logits.expand(self.window, 1, -1)
         previous = self.previous
         if self.head.deltas:   # a state starting now sees a zero first delta
             previous = e if previous is None else torch.where(fresh.view(-1, 1, 1), e, previous)
         logits, (self.h, self.c, self.previous) = self.head.forward_projected(
-            e, (self.h, self.c, previous), return_state=True)
+            Steps(e, skip), (self.h, self.c, previous), return_state=True)
+        self.logit_sum += logits[:, -1]
         oldest = int(np.argmax(self.age))
-        ready = self.age[oldest] >= self.window
+        seen = int(self.age[oldest])
+        clip = self.logit_sum[oldest] / seen if self.head.readout == "mean" else logits[oldest, -1]
+        ready = seen >= self.window
         if ready:
             self.age[oldest] = 0          # reset before the next step
         self.steps += 1
-        return logits[oldest, -1].softmax(-1).numpy(), bool(ready)
+        return clip.softmax(-1).numpy(), bool(ready)
 
     def predict(self, raw: np.ndarray, ts: float, ready: bool, latency_ms: float) -> Prediction:
         self.recent.append(raw)

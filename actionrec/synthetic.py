@@ -310,23 +310,34 @@ def _write_text(path: Path, text: str) -> None:
 
 def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASSES, crop_size: int = 224,
                        resize_mode: str = "center_crop", clip_steps: int = 16, hidden_size: int = 128,
-                       num_layers: int = 2, cell_dim: int = 64, seed: int = 0) -> Path:
-    """A real bundle (pretrained MobileNetV2, 3x3 grid) with an untrained head: exercises
-    every inference path (tests, benchmarks) without training. Labels are arbitrary."""
+                       num_layers: int = 2, cell_dim: int = 64, seed: int = 0, motion: bool = False,
+                       stream_stride: int = 1) -> Path:
+    """A real bundle (pretrained MobileNetV2, 3x3 grid, with the flow stream if `motion`) with
+    an untrained head: exercises every inference path (tests, benchmarks) without training.
+    Labels are arbitrary."""
     import torch
 
     from .bundle import save_bundle
     from .model import LSTMHead
+    from .motion import CHANNELS, FlowSpec
     from .transforms import Preprocess
     torch.manual_seed(seed)
     head = {"in_dim": 1280, "num_classes": len(class_names), "num_cells": 9, "hidden_size": hidden_size,
             "num_layers": num_layers, "dropout": 0.0, "input_dropout": 0.0, "output_dropout": 0.0,
-            "cell_dim": cell_dim, "deltas": False}
+            "cell_dim": cell_dim, "deltas": False, "motion_dim": len(CHANNELS) if motion else 0,
+            "skip": motion, "readout": "mean" if motion else "last"}
     preprocess = Preprocess.for_backbone("mobilenet_v2", crop_size=crop_size, mode=resize_mode)
     meta = {"backbone": {"name": "mobilenet_v2", "weights": "MobileNet_V2_Weights.IMAGENET1K_V1",
                          "pooling": "grid", "grid": 3, "out_dim": 1280},
+            "motion": {"stream": "flow", **FlowSpec(grid=3).to_dict()} if motion else None,
             "preprocess": preprocess.to_dict(),
             "sampling": {"fps": 8.0, "clip_steps": clip_steps, "train_mode": "segments", "stride": 1,
-                         "eval_clips": 1, "stream_stride": 1},
+                         "eval_clips": 1, "stream_stride": stream_stride},
             "head": head, "class_names": list(class_names), "data": {}, "training": {}}
-    return save_bundle(path, LSTMHead(**head).eval(), None, meta)
+    model = LSTMHead(**head).eval()
+    if motion:   # a skip path and standardisation that are not the identity, so both are exercised
+        with torch.no_grad():
+            model.skip.weight.normal_(std=0.05)
+            model.set_standardization(torch.full((1280 + len(CHANNELS),), 0.1),
+                                      torch.full((1280 + len(CHANNELS),), 2.0))
+    return save_bundle(path, model, None, meta)

@@ -17,6 +17,7 @@ import logging
 import netrc
 import os
 import warnings
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,7 +25,6 @@ import lightning as L
 import numpy as np
 import torch
 from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
-from torch import nn
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
@@ -32,7 +32,7 @@ from .config import Config
 from .datasets import VideoItem
 from .errors import ConfigError
 from .features import FeatureCache
-from .model import LSTMHead, MeanPoolBaseline
+from .model import LinearProbe, LSTMHead, MeanPoolBaseline
 from .sampling import eval_clips, train_clip
 
 log = logging.getLogger(__name__)
@@ -87,21 +87,29 @@ class EvalClips(Dataset):
 
 
 class HeadModule(L.LightningModule):
-    """Trains an `LSTMHead` on the last-step logits of each clip."""
+    """Trains an `LSTMHead` on each clip's logits (`LSTMHead.clip_logits`). The training
+    loss can weight classes by inverse frequency (`class_weights`) and smooth labels."""
 
     def __init__(self, head_kwargs: dict, optimizer: str = "adamw", lr: float = 1e-3,
-                 weight_decay: float = 1e-4, scheduler: str = "cosine", epochs: int = 30):
+                 weight_decay: float = 1e-4, scheduler: str = "cosine", epochs: int = 30,
+                 class_weights: list[float] | None = None, label_smoothing: float = 0.0):
         super().__init__()
         self.save_hyperparameters()
         self.head = LSTMHead(**head_kwargs)
+        weights = torch.tensor(class_weights, dtype=torch.float32) if class_weights else None
+        self.register_buffer("class_weights", weights, persistent=False)
 
     def forward(self, features: torch.Tensor) -> torch.Tensor:
-        return self.head(features)[:, -1]
+        return self.head.clip_logits(features)
 
     def shared_step(self, batch, stage: str) -> torch.Tensor:
         features, labels = batch[0], batch[1]
         logits = self(features)
-        loss = F.cross_entropy(logits, labels)
+        if stage == "train":
+            loss = F.cross_entropy(logits, labels, weight=self.class_weights,
+                                   label_smoothing=self.hparams.label_smoothing)
+        else:
+            loss = F.cross_entropy(logits, labels)
         acc = (logits.argmax(-1) == labels).float().mean()
         self.log(f"{stage}/loss", loss, prog_bar=stage != "train", batch_size=len(labels), sync_dist=True)
         self.log(f"{stage}/acc", acc, prog_bar=True, batch_size=len(labels), sync_dist=True)
@@ -208,7 +216,10 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
                                 batch_size=t.batch_size, num_workers=t.num_workers)
     else:
         warnings.warn("no validation videos: early stopping is off and the last epoch's weights are kept")
-    module = HeadModule(head_kwargs, t.optimizer, t.lr, t.weight_decay, t.scheduler, t.epochs)
+    weights = class_weights(train_items, head_kwargs["num_classes"]) if t.class_balance else None
+    module = HeadModule(head_kwargs, t.optimizer, t.lr, t.weight_decay, t.scheduler, t.epochs,
+                        weights, t.label_smoothing)
+    module.head.set_standardization(*feature_statistics(train_items, cache))
     callbacks, checkpoint = make_callbacks(run_dir, val_loader is not None, t.early_stop_patience)
     resume = resume_checkpoint(run_dir, module) if t.resume else None
     trainer = L.Trainer(max_epochs=t.epochs, accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
@@ -222,7 +233,8 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     if resume is not None:
         log.info("resuming from %s", resume)
     start = time.perf_counter()
-    trainer.fit(module, train_loader, val_loader, ckpt_path=resume, weights_only=True)
+    with head_threads(trainer):
+        trainer.fit(module, train_loader, val_loader, ckpt_path=resume, weights_only=True)
     seconds = time.perf_counter() - start
     best, best_epochs = None, None
     if checkpoint is not None and checkpoint.best_model_path:
@@ -233,6 +245,41 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
                      seen / seconds if seconds else 0.0,
                      checkpoint.best_model_path if checkpoint is not None else None,
                      str(resume) if resume is not None else None, best_epochs)
+
+
+@contextmanager
+def head_threads(trainer: L.Trainer):
+    """One intra-op thread while a CPU trains the head: its matrices are small, and a
+    second OpenMP thread that waits on a busy core makes each LSTM step ~50x slower."""
+    threads = torch.get_num_threads()
+    if type(trainer.accelerator).__name__ == "CPUAccelerator":
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
+
+
+def class_weights(items: list[VideoItem], num_classes: int) -> list[float]:
+    """Inverse class frequency, mean 1 over the classes present (absent classes: 0)."""
+    counts = np.bincount([i.label for i in items], minlength=num_classes).astype(np.float64)
+    weights = np.divide(1.0, counts, out=np.zeros_like(counts), where=counts > 0)
+    return (weights * (counts > 0).sum() / weights.sum()).tolist()
+
+
+def feature_statistics(items: list[VideoItem], cache: FeatureCache) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel mean and std `(C,)` over every step and cell of `items`' cached features,
+    each video weighted alike (a long video does not set the scale)."""
+    sums, squares = None, None
+    for item in items:
+        feats = np.asarray(cache.load(item.path), dtype=np.float64)
+        flat = feats.reshape(-1, feats.shape[-1])
+        mean, square = flat.mean(0), (flat ** 2).mean(0)
+        sums = mean if sums is None else sums + mean
+        squares = square if squares is None else squares + square
+    mean = sums / len(items)
+    std = np.sqrt(np.maximum(squares / len(items) - mean ** 2, 0.0))
+    return torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(std.astype(np.float32))
 
 
 def resume_checkpoint(run_dir: Path, module: HeadModule) -> Path | None:
@@ -305,6 +352,25 @@ def fit_baseline(features: torch.Tensor, labels: torch.Tensor, num_classes: int,
     for _ in range(epochs):
         opt.zero_grad()
         loss = F.cross_entropy(model(x), labels)
+        loss.backward()
+        opt.step()
+    return model.eval()
+
+
+def fit_probe(features: torch.Tensor, labels: torch.Tensor, num_classes: int, weight_decay: float = 1e-3,
+              epochs: int = 300, seed: int = 0) -> LinearProbe:
+    """The standardised linear probe on time-averaged features `(M, S, C)`: full-batch
+    logistic regression with an L2 penalty `weight_decay * |W|^2`."""
+    torch.manual_seed(seed)
+    model = LinearProbe(features.shape[2], num_classes, features.shape[1])
+    flat = features.flatten(1)
+    model.mean.copy_(flat.mean(0))
+    model.std.copy_(flat.std(0, unbiased=False).clamp(min=1e-3))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-2)
+    x = features.unsqueeze(1)
+    for _ in range(epochs):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(x), labels) + weight_decay * model.classifier.weight.pow(2).sum()
         loss.backward()
         opt.step()
     return model.eval()

@@ -225,3 +225,44 @@ def test_two_workers_give_the_same_rows_as_one(folder_run, videos, random_bundle
         np.testing.assert_allclose([p for _, p in rows[name]["topk"]],
                                    [p for _, p in folder_run[2][name]["topk"]], atol=1e-5)
     assert "not a readable video" in rows["junk.avi"]["error"]
+
+
+@pytest.fixture(scope="module")
+def motion_bundle(tmp_path_factory):
+    """A random bundle with the flow stream, a skip path, mean readout, and a step every
+    second timeline step (so batch labelling must also decode each step's predecessor)."""
+    from actionrec.synthetic import random_head_bundle
+    return random_head_bundle(tmp_path_factory.mktemp("motion") / "motion.safetensors", class_names=CLASSES,
+                              crop_size=64, resize_mode="squash", clip_steps=4, hidden_size=16,
+                              num_layers=1, cell_dim=8, motion=True, stream_stride=2)
+
+
+def cached_video_probs(bundle_path, video_path):
+    """The feature cache's features of the video (`FeatureExtractor`, flow included), then
+    the head's clip logits over every full streamed window (steps 2 timeline steps apart),
+    or the one window padded with its last step, averaged. `(K,)`."""
+    from actionrec.features import FeatureExtractor, join_streams
+    bundle = load_bundle(bundle_path)
+    extractor = FeatureExtractor(make_encoder(bundle.build_backbone(), "auto"), bundle.preprocess,
+                                 bundle.sampling["fps"], motion=bundle.motion)
+    feats = np.concatenate([join_streams(extractor.encode(c.frames), c.motion)
+                            for c in extractor.decode_chunks(str(video_path))])
+    feats = torch.from_numpy(feats.astype(np.float16).astype(np.float32))
+    steps = np.arange(0, len(feats), 2)
+    window = bundle.sampling["clip_steps"]
+    if len(steps) < window:
+        clips = feats[pad_indices(steps, window)][None]
+    else:
+        clips = torch.stack([feats[steps[i - window:i]] for i in range(window, len(steps) + 1)])
+    with torch.no_grad():
+        return bundle.head.clip_logits(clips).softmax(-1).mean(0).numpy()
+
+
+@pytest.mark.parametrize("name", ["a.avi", "c.mp4", SHORT])
+def test_labels_with_a_motion_stream_equal_the_feature_cache_path(videos, motion_bundle, tmp_path, name):
+    out = tmp_path / "labels.jsonl"
+    code, _ = label(motion_bundle, videos / name, "--out", out, "--top-k", 3)
+    assert code == 0
+    topk = dict(read_jsonl(out)[0]["topk"])
+    np.testing.assert_allclose([topk[c] for c in CLASSES], cached_video_probs(motion_bundle, videos / name),
+                               atol=1e-4)

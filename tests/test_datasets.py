@@ -6,6 +6,7 @@ import os
 import warnings
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from actionrec.datasets import VideoItem, group_of, group_split, load_dataset, split_train_val
@@ -385,3 +386,30 @@ def test_recorded_folder_is_split_by_takes_through_load_dataset(tmp_path):
     assert (len(split.train), len(split.val), len(split.test)) == (6, 2, 2)
     with pytest.raises(Exception, match="single_group='sessions' is not one of train, videos"):
         load_dataset(tmp_path, single_group="sessions")
+
+
+def test_clips_of_one_recording_are_grouped_by_similarity_and_never_straddle_train_and_val():
+    from actionrec.datasets import regroup_similar, split_train_val
+    rng = np.random.default_rng(0)
+    recordings = rng.normal(size=(6, 32))                 # 6 recordings of one class, 4 clips each
+    items, descriptors = [], []
+    for r, base in enumerate(recordings):
+        for c in range(4):
+            items.append(VideoItem(Path(f"/d/squat/clip_{r}_{c}.mp4"), 0, f"clip_{r}_{c}"))
+            d = base + 0.05 * rng.normal(size=32)
+            descriptors.append(d / np.linalg.norm(d))
+    grouped = regroup_similar(items, np.stack(descriptors), 0.95)
+    assert len({i.group for i in grouped}) == 6
+    for seed in range(5):
+        train, val = split_train_val(grouped, 0.34, seed)
+        recording = lambda i: i.path.stem.split("_")[1]
+        assert val and not {recording(i) for i in train} & {recording(i) for i in val}
+
+
+def test_named_groups_and_other_classes_are_never_joined_by_similarity():
+    from actionrec.datasets import regroup_similar
+    same = np.ones((3, 4)) / 2.0                           # identical descriptors
+    items = [VideoItem(Path("/d/a/v_a_g01_c01.avi"), 0, "g01"), VideoItem(Path("/d/a/x.mp4"), 0, "x"),
+             VideoItem(Path("/d/b/y.mp4"), 1, "y")]
+    grouped = regroup_similar(items, same, 0.9)
+    assert [i.group for i in grouped] == ["g01", "~x", "~y"]

@@ -1,4 +1,6 @@
 import json
+import shutil
+import warnings
 
 import pytest
 
@@ -20,7 +22,8 @@ def test_train_then_evaluate_end_to_end(tiny_ucf, tmp_path):
     assert list((result.run_dir / "csv").glob("metrics.csv"))
     metrics = evaluate(result.bundle, tiny_ucf, cfg, json_path=tmp_path / "m.json", progress=False)
     saved = json.loads((tmp_path / "m.json").read_text())
-    for key in ("top1", "top5", "mean_class_acc", "num_videos", "baseline_top1", "clip_top1", "per_class"):
+    for key in ("top1", "top5", "mean_class_acc", "num_videos", "baseline_top1", "probe_top1", "clip_top1",
+                "per_class"):
         assert key in saved
     assert saved["num_videos"] == 4          # 2 classes x 1 held-out group x 2 clips
     assert (tmp_path / "confusion.png").is_file()
@@ -36,7 +39,8 @@ def test_cli_train_and_evaluate(tiny_ucf, tmp_path, capsys):
     assert out.is_file()
     assert main(["evaluate", "--bundle", str(out), "--data", str(tiny_ucf), "--json",
                  str(tmp_path / "e.json"), "--quiet", *sets]) == 0
-    assert "top-1" in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "top-1" in printed and "order-blind linear probe" in printed
     assert main(["evaluate", "--bundle", str(out), "--data", str(tiny_ucf), "--fold", "3", "--quiet",
                  *sets]) == 2
     assert "fold" in capsys.readouterr().err
@@ -74,3 +78,19 @@ def test_training_runs_under_ddp_with_two_cpu_processes(tiny_ucf, tmp_path):
     assert bundle.class_names == ["grow", "shrink"]
     assert result.best_val_acc is not None
     assert (result.run_dir / "csv" / "metrics.csv").read_text().count("\n") >= 2
+
+
+def test_refit_never_trains_on_a_test_split_the_dataset_names(tiny_ucf, tmp_path):
+    root = tmp_path / "folders"
+    for part, groups in (("train", ("g01", "g02", "g03")), ("test", ("g04",))):
+        for video in tiny_ucf.glob("*/*.avi"):
+            if any(f"_{g}_" in video.name for g in groups):
+                (root / part / video.parent.name).mkdir(parents=True, exist_ok=True)
+                shutil.copy(video, root / part / video.parent.name / video.name)
+    cfg = shrunk_config(tmp_path, "train.refit_all=true", "train.evaluate_test=true")
+    result = train(root, cfg, tmp_path / "r.safetensors", progress=False)
+    training = load_bundle(result.bundle).meta["training"]
+    assert training["refit_videos"] == 12 and training["refit_on_test"] is False   # train + val only
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")                  # no "not held out" warning: it is held out
+        evaluate(result.bundle, root, cfg, json_path=tmp_path / "m.json", progress=False)

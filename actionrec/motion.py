@@ -1,0 +1,134 @@
+"""The motion stream: dense optical flow between consecutive timeline steps, per grid cell.
+
+A room beside `backbone.py` with the same contract: the backbone's resized frames
+`(N, H, W, 3)` uint8 in, `(N, S, C)` float32 out, on the backbone's own cells (S = 1
+for global pooling, `grid * grid` for grid pooling), so the two streams are
+concatenated channel-wise into one `(N, S, D + C)` feature array and cached by the
+same key rules.
+
+The flow of step `n` is OpenCV's DIS optical flow from the frame of timeline step
+`n - 1` to that of step `n` (at `sampling.fps`), on a grey `size x size` copy of the
+backbone's input; step 0 of a video or stream has zero flow. The frame's median flow
+(camera shake, a pan) is subtracted and kept as two global channels, so a moving
+object is seen against its background and a moving camera is still seen at all.
+
+Channels per cell (flow in percent of the frame width per step):
+`dx, dy` mean residual flow; `speed` its mean magnitude; `curl` (turning) and
+`div` (growing/approaching) from its spatial derivatives; `mover_*`, the motion of
+what moves in the cell (pixels weighted by squared speed, so a small moving object
+is not averaged away by the still background around it): its mean flow, and its
+rotation and expansion about its own centre; `pan_dx, pan_dy` the frame's median
+flow, the same in every cell.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+from .backbone import adaptive_pool_matrix
+from .errors import ConfigError
+
+CHANNELS = ("dx", "dy", "speed", "curl", "div", "mover_dx", "mover_dy", "mover_rotation",
+            "mover_expansion", "pan_dx", "pan_dy")
+PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
+           "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
+STREAMS = ("none", "flow")
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    """What the flow features depend on (part of the cache key and the bundle)."""
+    size: int = 128          # the grey frame the flow is computed on, size x size
+    preset: str = "medium"   # DIS preset: ultrafast | fast | medium
+    grid: int = 3            # cells per side: the backbone's grid (1 for global pooling)
+
+    def __post_init__(self):
+        if self.preset not in PRESETS:
+            raise ConfigError(f"motion.preset={self.preset!r} is not one of {', '.join(PRESETS)}")
+        if self.size < 16:
+            raise ConfigError(f"motion.size must be at least 16 pixels, got {self.size}")
+
+    @property
+    def channels(self) -> int:
+        return len(CHANNELS)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class FlowEncoder:
+    """Frames -> per-cell flow features. Holds one DIS instance: one encoder per thread."""
+
+    def __init__(self, spec: FlowSpec):
+        self.spec = spec
+        self.dis = cv2.DISOpticalFlow_create(PRESETS[spec.preset])
+        self._pool: np.ndarray | None = None
+
+    def grey(self, frame: np.ndarray) -> np.ndarray:
+        """`(H, W, 3)` uint8 RGB -> `(size, size)` uint8."""
+        g = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
+        if g.shape != (self.spec.size, self.spec.size):
+            g = cv2.resize(g, (self.spec.size, self.spec.size), interpolation=cv2.INTER_AREA)
+        return g
+
+    def __call__(self, frames: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
+        """`(N, H, W, 3)` uint8 and the frame of the step before the first (None: a new
+        video or stream) -> `(N, S, C)` float32."""
+        s = self.spec
+        out = np.zeros((len(frames), s.grid * s.grid, s.channels), np.float32)
+        before = None if previous is None else self.grey(previous)
+        for i, frame in enumerate(frames):
+            now = self.grey(frame)
+            if before is not None:
+                out[i] = self.cells(self.dis.calc(before, now, None))
+            before = now
+        return out
+
+    def cells(self, flow: np.ndarray) -> np.ndarray:
+        """`(h, w, 2)` flow in pixels -> `(S, C)` cell features (see the module docstring)."""
+        flow = flow * (100.0 / flow.shape[1])              # percent of the frame width
+        pan = np.median(flow.reshape(-1, 2), axis=0)
+        u, v = (flow[..., 0] - pan[0]).ravel(), (flow[..., 1] - pan[1]).ravel()
+        du_dy, du_dx = np.gradient(u.reshape(flow.shape[:2]))
+        dv_dy, dv_dx = np.gradient(v.reshape(flow.shape[:2]))
+        pool, (x, y) = self.pool_matrix(*flow.shape[:2])
+        speed2 = u * u + v * v
+        means = pool @ np.stack([u, v, np.sqrt(speed2), (dv_dx - du_dy).ravel(), (du_dx + dv_dy).ravel()], 1)
+        mover = moving_region_motion(pool * speed2, u, v, x, y)
+        return np.concatenate([means, mover, np.broadcast_to(pan, (len(means), 2))], axis=1)
+
+    def pool_matrix(self, height: int, width: int) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray]]:
+        """`(S, height * width)`: mean over each cell, as the backbone pools its cells; and the
+        pixel coordinates `(height * width,)` in percent of the width."""
+        if self._pool is None or self._pool[0].shape[1] != height * width:
+            y, x = np.mgrid[0:height, 0:width].astype(np.float32) * (100.0 / width)
+            self._pool = (adaptive_pool_matrix(height, width, self.spec.grid).numpy(), (x.ravel(), y.ravel()))
+        return self._pool
+
+
+def moving_region_motion(weights: np.ndarray, u: np.ndarray, v: np.ndarray, x: np.ndarray,
+                         y: np.ndarray) -> np.ndarray:
+    """Per cell, the motion of what moves in it: `weights` `(S, P)` (cell mask times squared
+    speed) -> `(S, 4)`: weighted mean flow `dx, dy`, and the rotation and expansion about the
+    weighted centre (least-squares rates, in percent per step)."""
+    total = weights.sum(1) + 1e-6
+    cx, cy = weights @ x / total, weights @ y / total
+    mu, mv = weights @ u / total, weights @ v / total
+    dx, dy = x[None] - cx[:, None], y[None] - cy[:, None]
+    du, dv = u[None] - mu[:, None], v[None] - mv[:, None]
+    spread = (weights * (dx * dx + dy * dy)).sum(1) + 1e-6
+    rotation = (weights * (dx * dv - dy * du)).sum(1) / spread
+    expansion = (weights * (dx * du + dy * dv)).sum(1) / spread
+    return np.stack([mu, mv, 100.0 * rotation, 100.0 * expansion], axis=1)
+
+
+def flow_spec(stream: str, size: int, preset: str, pooling: str, grid: int) -> FlowSpec | None:
+    """The flow spec a config asks for (None for `motion.stream: none`), on the backbone's cells."""
+    if stream not in STREAMS:
+        raise ConfigError(f"motion.stream={stream!r} is not one of {', '.join(STREAMS)}")
+    if stream == "none":
+        return None
+    return FlowSpec(size, preset, grid if pooling == "grid" else 1)

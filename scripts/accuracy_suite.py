@@ -1,0 +1,160 @@
+"""Accuracy suite: every recipe on several independent sources, several seeds each.
+
+    python scripts/accuracy_suite.py --data /work/data                     # all sources, all recipes
+    python scripts/accuracy_suite.py --data D --sources demo temporal_dev --recipes old default --seeds 0 1 2
+    python scripts/accuracy_suite.py --smoke                               # the small CI version
+
+Sources (each a dataset folder `actionrec train` reads, with held-out groups):
+  demo              the demo generator (`actionrec.synthetic`), generated here
+  temporal_dev      `scripts/make_temporal_set.py --seed 1`: small objects, clutter,
+                    noise, shake, variable speed and length, distractors (generated
+                    here when missing)
+  temporal_holdout  the same generator, `--seed 2`: never used to choose anything
+  real_actions      real people, by class, whole sources held out (DATA/real_actions)
+  real_pan, real_zoom, real_reverse
+                    real footage, direction tasks (`scripts/prepare_real_tasks.py`)
+
+A recipe is the default config plus overrides; `old` is the recipe before the
+motion stream, standardisation, skip path and class balancing. Each run trains with
+`actionrec.pipeline.train` and scores the held-out test split with `evaluate`
+(video top-1, mean class accuracy, and both order-blind references on the same
+features). Output: a JSON of every run and a markdown table of mean and spread
+(`--json`, `--md`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+from actionrec.config import load_config
+from actionrec.pipeline import evaluate, train
+from actionrec.synthetic import make_ucf_dataset
+
+OLD = ["motion.stream=none", "backbone.resize_mode=center_crop", "head.readout=last",
+       "train.class_balance=false", "train.label_smoothing=0.0", "data.duplicate_similarity=1.0"]
+RECIPES = {
+    "old": OLD,
+    "default": [],
+    "no_motion": ["motion.stream=none"],
+    "center_crop": ["backbone.resize_mode=center_crop"],
+    "skip": ["head.skip=true"],
+    "last_step": ["head.readout=last"],
+    "deltas": ["head.deltas=true"],
+    "flow_fast": ["motion.preset=fast"],
+    "no_balance": ["train.class_balance=false", "train.label_smoothing=0.0"],
+    "small_head": ["head.hidden_size=128"],
+}
+SOURCES = ("demo", "temporal_dev", "real_actions", "real_pan", "real_zoom", "real_reverse",
+           "temporal_holdout")
+METRICS = ("top1", "mean_class_acc", "baseline_top1", "probe_top1", "probe_mean_class_acc")
+
+
+def prepare_source(name: str, data: Path, work: Path, smoke: bool) -> Path:
+    """The dataset folder of source `name`, generated when it is a generator's."""
+    if name == "demo":
+        groups, clips = (5, 2) if smoke else (12, 5)
+        return make_ucf_dataset(work / "demo", groups=groups, clips_per_group=clips,
+                                test_groups=2 if smoke else 3, num_frames=40, size=(112, 112))
+    if name.startswith("temporal_"):
+        root = data / name
+        if not root.is_dir():
+            seed = {"temporal_dev": 1, "temporal_holdout": 2}.get(name, 3)
+            size = ["--groups", "4", "--clips-per-group", "2", "--test-groups", "1"] if smoke else []
+            subprocess.run([sys.executable, str(Path(__file__).with_name("make_temporal_set.py")),
+                            "--root", str(root), "--seed", str(seed), *size], check=True)
+        return root
+    root = data / name
+    if not root.is_dir():
+        raise SystemExit(f"{root}: no such dataset; see this script's docstring for how to make it")
+    return root
+
+
+def run_one(source: Path, recipe: list[str], seed: int, work: Path, base: str) -> dict:
+    """Train and evaluate one (source, recipe, seed); the metrics that the table reads."""
+    cfg = load_config(base, [*recipe, f"train.seed={seed}", f"data.split_seed={seed}",
+                             f"cache.dir={work / 'cache'}", f"logging.run_dir={work / 'runs'}",
+                             "logging.wandb=disabled", "logging.progress_bar=false", "logging.csv=false"])
+    start = time.perf_counter()
+    bundle = work / "bundles" / f"{source.name}-{seed}.safetensors"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = train(source, cfg, bundle, progress=False)
+        m = evaluate(result.bundle, source, cfg, json_path=work / "eval" / f"{source.name}.json",
+                     progress=False)
+    return {**{k: m.get(k) for k in METRICS}, "val_acc": result.best_val_acc,
+            "test_videos": m["num_videos"], "seconds": round(time.perf_counter() - start, 1)}
+
+
+def summarise(runs: list[dict]) -> dict:
+    """Mean and spread (population std) of each metric over seeds."""
+    out = {}
+    for key in METRICS:
+        values = [r[key] for r in runs if r.get(key) is not None]
+        if values:
+            out[key] = {"mean": statistics.fmean(values), "std": statistics.pstdev(values)}
+    return out
+
+
+def markdown(results: dict, seeds: list[int]) -> str:
+    """One table per source: recipe rows, metric columns, `mean ± std` over seeds."""
+    lines = [f"Seeds: {', '.join(map(str, seeds))}. Cells: mean ± spread over seeds of video top-1 "
+             "on the held-out test split; `mean class` is the mean per-class accuracy; `mean-pool` "
+             "and `probe` are the order-blind references trained on the same features.", ""]
+    cols = ["top-1", "mean class", "mean-pool top-1", "probe top-1"]
+    for source, recipes in results.items():
+        lines += [f"### {source}", "", "| recipe | " + " | ".join(cols) + " |",
+                  "|---|" + "---|" * len(cols)]
+        for recipe, entry in recipes.items():
+            s = entry["summary"]
+            cells = [f"{s[k]['mean']:.3f} ± {s[k]['std']:.3f}" if k in s else "-"
+                     for k in ("top1", "mean_class_acc", "baseline_top1", "probe_top1")]
+            lines.append(f"| {recipe} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--data", type=Path, default=Path("data"), help="folder holding the dataset sources")
+    p.add_argument("--sources", nargs="+", default=list(SOURCES))
+    p.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
+    p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    p.add_argument("--config", default="default", help="base config the recipes override")
+    p.add_argument("--work", type=Path, default=Path(".cache/accuracy"))
+    p.add_argument("--json", type=Path, default=Path("docs/bench/accuracy.json"))
+    p.add_argument("--md", type=Path, default=None, help="also write the tables here")
+    p.add_argument("--smoke", action="store_true", help="tiny generated sources only (CI)")
+    args = p.parse_args(argv)
+    results: dict = {}
+    for name in args.sources:
+        source = prepare_source(name, args.data, args.work, args.smoke)
+        for recipe in args.recipes:
+            runs = [run_one(source, RECIPES[recipe], seed, args.work, args.config) for seed in args.seeds]
+            results.setdefault(name, {})[recipe] = {"runs": runs, "summary": summarise(runs)}
+            s = results[name][recipe]["summary"]
+            print(f"{name:<18} {recipe:<12} top-1 {s['top1']['mean']:.3f} ± {s['top1']['std']:.3f}   "
+                  f"mean class {s['mean_class_acc']['mean']:.3f}   probe "
+                  f"{s.get('probe_top1', {}).get('mean', float('nan')):.3f}", flush=True)
+            write_atomic(args.json, json.dumps({"seeds": args.seeds, "results": results}, indent=2))
+    if args.md is not None:
+        write_atomic(args.md, markdown(results, args.seeds))
+    return results
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,140 @@
+"""The motion stream: flow features name the direction of what moves, and the feature
+cache, the streaming core and batch labelling compute the same features."""
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from actionrec.bundle import Bundle
+from actionrec.features import FeatureExtractor, join_streams
+from actionrec.model import LSTMHead
+from actionrec.motion import CHANNELS, FlowEncoder, FlowSpec
+from actionrec.streaming import StreamingRecognizer
+from actionrec.transforms import Preprocess
+
+SIZE = 64
+C = {name: i for i, name in enumerate(CHANNELS)}
+
+
+def textured_background(seed=0):
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(0, 255, (SIZE, SIZE, 3), dtype=np.uint8)
+    return cv2.GaussianBlur(noise, (7, 7), 2)
+
+
+def square_clip(motion: str, steps: int = 6) -> np.ndarray:
+    """A textured square over a still textured background: `slide` right, `grow`, or
+    `turn` clockwise on screen. `(steps, SIZE, SIZE, 3)` uint8."""
+    background, patch = textured_background(0), textured_background(1)
+    frames = []
+    for k in range(steps):
+        frame = background.copy()
+        cx, cy, half, angle = 24.0, 32.0, 8.0, 0.0
+        if motion == "slide":
+            cx += 3 * k
+        elif motion == "grow":
+            half += 1.5 * k
+        elif motion == "turn":
+            angle = 12.0 * k
+        rot = cv2.getRotationMatrix2D((32, 32), -angle, half / 16.0)
+        rot[:, 2] += (cx - 32, cy - 32)
+        warped = cv2.warpAffine(patch, rot, (SIZE, SIZE))
+        square = np.zeros((SIZE, SIZE), np.uint8)
+        square[16:48, 16:48] = 255
+        mask = cv2.warpAffine(square, rot, (SIZE, SIZE)) > 127
+        frame[mask] = warped[mask]
+        frames.append(frame)
+    return np.stack(frames)
+
+
+def moving_cell_mean(feats: np.ndarray, channel: str) -> float:
+    """The channel over steps 1.., in the cell with the most motion (step 0 has no flow)."""
+    moving = feats[1:, :, C["speed"]].sum(0).argmax()
+    return float(feats[1:, moving, C[channel]].mean())
+
+
+@pytest.mark.parametrize("motion, channel", [("slide", "mover_dx"), ("grow", "mover_expansion"),
+                                             ("turn", "mover_rotation")])
+def test_flow_features_tell_a_motion_from_its_reverse(motion, channel):
+    encoder = FlowEncoder(FlowSpec(size=SIZE, grid=2))
+    clip = square_clip(motion)
+    forward = encoder(clip, None)
+    backward = encoder(clip[::-1].copy(), None)
+    assert forward.shape == (len(clip), 4, len(CHANNELS))
+    assert not forward[0].any()                         # the first step has no flow
+    assert moving_cell_mean(forward, channel) > 0.1     # right, growing, clockwise
+    assert moving_cell_mean(backward, channel) < -0.1   # left, shrinking, anticlockwise
+
+
+def test_a_pan_is_kept_apart_from_the_motion_of_objects():
+    encoder = FlowEncoder(FlowSpec(size=SIZE, grid=2))
+    background = textured_background(0)
+    pan = np.stack([np.roll(background, -2 * k, axis=1) for k in range(4)])   # camera pans right
+    feats = encoder(pan, None)[1:]
+    assert (feats[:, :, C["pan_dx"]] < -2.0).all()      # the scene moves left, ~3% per step
+    assert np.abs(feats[:, :, C["mover_dx"]]).max() < 1.0
+
+
+def test_chunks_continue_the_flow_across_their_boundary():
+    clip = square_clip("slide", 8)
+    whole = FlowEncoder(FlowSpec(size=SIZE, grid=2))(clip, None)
+    encoder = FlowEncoder(FlowSpec(size=SIZE, grid=2))
+    parts = np.concatenate([encoder(clip[:3], None), encoder(clip[3:], clip[2])])
+    np.testing.assert_allclose(parts, whole, atol=1e-6)
+
+
+class MeanColourEncoder:
+    """Deterministic appearance features: `(N, 4, 8)` from each frame's mean colour."""
+    proj = torch.randn(3, 32, generator=torch.Generator().manual_seed(0))
+
+    def __call__(self, x):
+        mean = torch.from_numpy(x).float().mean(dim=(1, 2)) / 255
+        return (mean @ self.proj).view(len(x), 4, 8).numpy()
+
+
+def motion_bundle(readout="mean", stream_stride=2, window=4):
+    torch.manual_seed(0)
+    head = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, motion_dim=len(CHANNELS),
+                    skip=True, readout=readout, deltas=True).eval()
+    with torch.no_grad():
+        head.skip.weight.normal_()
+        head.set_standardization(torch.rand(8 + len(CHANNELS)), torch.rand(8 + len(CHANNELS)) + 0.5)
+    meta = {"preprocess": {"resize_size": SIZE, "crop_size": SIZE, "mode": "squash",
+                           "mean": [0.5] * 3, "std": [0.25] * 3},
+            "motion": {"stream": "flow", "size": SIZE, "preset": "medium", "grid": 2},
+            "sampling": {"fps": 5.0, "clip_steps": window, "stride": 1, "stream_stride": stream_stride},
+            "class_names": ["a", "b", "c"]}
+    return Bundle(None, meta, head, None)
+
+
+def offline_timeline_features(frames_on_timeline: np.ndarray) -> torch.Tensor:
+    """What the feature cache holds for these timeline frames: `(N, 4, 8 + C)`."""
+    pre = Preprocess(SIZE, SIZE, "squash", (0.5,) * 3, (0.25,) * 3)
+    extractor = FeatureExtractor(MeanColourEncoder(), pre, 5.0, motion=FlowSpec(SIZE, "medium", 2))
+    resized = pre(frames_on_timeline)
+    motion = FlowEncoder(extractor.motion)(resized, None)
+    feats = join_streams(extractor.encode(resized), motion)
+    return torch.from_numpy(feats.astype(np.float16).astype(np.float32))
+
+
+@pytest.mark.parametrize("readout", ["mean", "last"])
+def test_streamed_steps_equal_offline_clips_with_a_motion_stream(readout):
+    # source at 10 fps, timeline at 5 fps, a step every 2nd timeline step: flow is still
+    # taken from the timeline step before each step, as the cache takes it
+    bundle = motion_bundle(readout)
+    video = np.concatenate([square_clip("slide", 20), square_clip("turn", 20)])
+    rec = StreamingRecognizer(bundle, MeanColourEncoder(), smoothing=1)
+    preds = [(i, p) for i, frame in enumerate(video) if (p := rec.push(frame, i / 10.0)) is not None]
+    feats = offline_timeline_features(video[::2])
+    checked = 0
+    for i, pred in preds:
+        j = i // 2                                      # this step's timeline index
+        if pred.warming_up:
+            continue
+        clip = feats[j - 6:j + 1:2][None]               # 4 steps, 2 timeline steps apart
+        with torch.no_grad():
+            expected = bundle.head.clip_logits(clip)[0].softmax(-1).numpy()
+        np.testing.assert_allclose(pred.raw_probs, expected, atol=1e-5)
+        checked += 1
+    assert checked >= 5
