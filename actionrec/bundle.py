@@ -119,7 +119,8 @@ def load_bundle(path: str | Path) -> Bundle:
                           f"the bundle's motion stream gives {motion_dim}")
     head = LSTMHead(**h)
     if meta["format_version"] == 1:      # no standardisation then: the identity
-        tensors.update({f"head.{k}": v for k, v in head.state_dict().items() if k.startswith("feature_")})
+        tensors.update({f"head.{k}": v for k, v in head.state_dict().items()
+                        if k.startswith(("feature_", "fusion_"))})
     load_part(head, tensors, "head.", path)
     channels = h["in_dim"] + h.get("motion_dim", 0)
     baseline = MeanPoolBaseline(channels, h["num_classes"], h["num_cells"])

@@ -71,6 +71,7 @@ class HeadConfig:
     deltas: bool = False
     skip: bool = False          # a linear path from each step's features to its logits
     readout: str = "mean"       # a clip's logits: mean over its steps, or the last step's
+    fusion: str = "late"        # motion stream: its own LSTM, fused on validation (late), or one LSTM (early)
 
 
 @dataclass
@@ -167,6 +168,7 @@ CHOICES = {
     ("motion", "stream"): ("none", "flow"),
     ("motion", "preset"): ("ultrafast", "fast", "medium"),
     ("head", "readout"): ("mean", "last"),
+    ("head", "fusion"): ("late", "early"),
     ("sampling", "train_mode"): ("segments", "strided"),
     ("train", "optimizer"): ("adam", "adamw", "rmsprop"),
     ("train", "scheduler"): ("cosine", "plateau", "none"),

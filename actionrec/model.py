@@ -22,74 +22,105 @@ class Steps(NamedTuple):
 
 
 READOUTS = ("mean", "last")
+FUSIONS = ("late", "early")
 
 
 class LSTMHead(nn.Module):
-    """Standardise -> cell projection -> stacked LSTM -> dense classifier, logits per step.
+    """Standardise -> cell projection -> stacked LSTM(s) -> dense classifier(s), per step.
 
     Features are `(B, T, S, D + M)`: S spatial cells of D backbone channels, then M
     motion channels (`motion.py`; M = 0 without a motion stream). Every channel is
     standardised with the training set's mean and std (`set_standardization`, kept in
     the state dict), so appearance and motion start on one scale.
 
-    With S > 1 cells (grid pooling), one linear projection `D -> cell_dim` is shared
-    by all cells and the projected cells are concatenated, so the LSTM sees where
-    things are, not only what; the motion channels of every cell join them as they
-    are. With S == 1 the features go to the LSTM as they are. With `deltas`, each
-    step also gets its difference from the previous step (zero at the first step).
+    Appearance: with S > 1 cells (grid pooling), one linear projection `D -> cell_dim`
+    is shared by all cells and the projected cells are concatenated, so the LSTM sees
+    where things are, not only what. With S == 1 the features go in as they are. With
+    `deltas`, each step also gets its difference from the previous step.
+
+    Motion, when there is a motion stream:
+    - `fusion="late"` (two-stream): a second stacked LSTM of the same size reads the
+      motion cells alone, with its own classifier; each stream is trained on its own
+      loss, so a stream that fits the training scenes cannot crowd out the other, and a
+      clip's class scores are `w * log_softmax(appearance) + (1 - w) * log_softmax(motion)`
+      with `w = fusion_weight`, chosen on validation videos after training.
+    - `fusion="early"`: the motion cells join the appearance cells in one LSTM.
 
     With `skip`, a linear map from each step's cell-averaged features is added to that
-    step's logits: averaged over a clip (`readout="mean"`) it is a linear probe on the
-    clip's mean features, so on data where only appearance matters the head starts
-    from what a linear classifier can do, and the LSTM adds what frame order tells.
-    `clip_logits` reads a clip's logits as the mean of its steps' or the last step's.
+    step's (appearance) logits. `clip_logits` reads a clip's logits as the mean of its
+    steps' (`readout="mean"`) or the last step's, then fuses the streams.
 
-    The recurrent state is `(h, c, previous LSTM input)`; pass it back in to stream.
+    The recurrent state is `(h, c, previous LSTM input)`; with two streams `h` and `c`
+    hold both LSTMs' states side by side (`state_size`). Pass it back in to stream.
     """
 
     def __init__(self, in_dim: int, num_classes: int, num_cells: int = 1, hidden_size: int = 256,
                  num_layers: int = 2, dropout: float = 0.3, input_dropout: float = 0.2,
                  output_dropout: float = 0.3, cell_dim: int = 64, deltas: bool = False,
-                 motion_dim: int = 0, skip: bool = False, readout: str = "last"):
+                 motion_dim: int = 0, skip: bool = False, readout: str = "last", fusion: str = "early"):
         super().__init__()
         if readout not in READOUTS:
             raise ValueError(f"readout {readout!r} is not one of {', '.join(READOUTS)}")
+        if fusion not in FUSIONS:
+            raise ValueError(f"fusion {fusion!r} is not one of {', '.join(FUSIONS)}")
         self.in_dim, self.num_cells, self.num_classes = in_dim, num_cells, num_classes
         self.motion_dim, self.deltas, self.readout = motion_dim, deltas, readout
+        self.two_stream = fusion == "late" and motion_dim > 0
         self.register_buffer("feature_mean", torch.zeros(in_dim + motion_dim))
         self.register_buffer("feature_std", torch.ones(in_dim + motion_dim))
+        self.register_buffer("fusion_weight", torch.tensor(0.5))
         if num_cells > 1:
             self.cell_proj = nn.Sequential(nn.Linear(in_dim, cell_dim), nn.ReLU(inplace=True))
-            lstm_in = num_cells * cell_dim
+            appearance_in = num_cells * cell_dim
         else:
             self.cell_proj = nn.Identity()
-            lstm_in = in_dim
-        lstm_in += num_cells * motion_dim
+            appearance_in = in_dim
+        self.register_stream_columns(appearance_in, num_cells * motion_dim)
         self.input_dropout = nn.Dropout(input_dropout)
-        lstm_in *= 2 if deltas else 1
-        self.lstm = nn.LSTM(lstm_in, hidden_size, num_layers=num_layers, batch_first=True,
-                            dropout=dropout if num_layers > 1 else 0.0)
+        self.lstm = self.make_lstm(len(self.appearance_cols), hidden_size, num_layers, dropout)
         self.output_dropout = nn.Dropout(output_dropout)
         self.classifier = nn.Linear(hidden_size, num_classes)
+        self.motion_lstm = self.motion_classifier = None
+        if self.two_stream:
+            self.motion_lstm = self.make_lstm(len(self.motion_cols), hidden_size, num_layers, dropout)
+            self.motion_classifier = nn.Linear(hidden_size, num_classes)
         self.skip = nn.Linear(in_dim + motion_dim, num_classes) if skip else None
         self.reset_parameters()
+
+    @staticmethod
+    def make_lstm(inputs: int, hidden: int, layers: int, dropout: float) -> nn.LSTM:
+        return nn.LSTM(inputs, hidden, num_layers=layers, batch_first=True,
+                       dropout=dropout if layers > 1 else 0.0)
+
+    def register_stream_columns(self, appearance_in: int, motion_in: int) -> None:
+        """Which columns of a step's LSTM input (with its deltas, if any) each LSTM reads:
+        all of them for one stream; the appearance and motion columns for two."""
+        width = appearance_in + motion_in
+        cols = torch.arange(width * (2 if self.deltas else 1))
+        is_appearance = (cols % width) < appearance_in if self.two_stream else torch.ones_like(cols, dtype=bool)
+        self.register_buffer("appearance_cols", cols[is_appearance], persistent=False)
+        self.register_buffer("motion_cols", cols[~is_appearance], persistent=False)
+
+    @property
+    def state_size(self) -> int:
+        """Width of `h` and `c` in the recurrent state."""
+        return self.lstm.hidden_size * (2 if self.two_stream else 1)
+
+    @property
+    def num_logits(self) -> int:
+        """Logits per step before fusion: K, or K per stream."""
+        return self.num_classes * (2 if self.two_stream else 1)
 
     def reset_parameters(self) -> None:
         """Glorot input weights, orthogonal recurrent weights, forget-gate bias 1; the skip
         path starts at zero (it learns only what the data asks of it)."""
-        for name, param in self.lstm.named_parameters():
-            if name.startswith("weight_ih"):
-                nn.init.xavier_uniform_(param)
-            elif name.startswith("weight_hh"):
-                for gate in param.chunk(4, dim=0):
-                    nn.init.orthogonal_(gate)
-            elif name.startswith("bias"):
-                nn.init.zeros_(param)
-                if name.startswith("bias_ih"):
-                    hidden = param.shape[0] // 4
-                    param.data[hidden:2 * hidden] = 1.0   # gate order: input, forget, cell, output
-        nn.init.xavier_uniform_(self.classifier.weight)
-        nn.init.zeros_(self.classifier.bias)
+        for lstm in (self.lstm, self.motion_lstm):
+            if lstm is not None:
+                init_lstm(lstm)
+        for classifier in (self.classifier, self.motion_classifier):
+            if classifier is not None:
+                nn.init.xavier_uniform_(classifier.weight)
+                nn.init.zeros_(classifier.bias)
         if self.skip is not None:
             nn.init.zeros_(self.skip.weight)
             nn.init.zeros_(self.skip.bias)
@@ -112,31 +143,69 @@ class LSTMHead(nn.Module):
         return Steps(lstm_in, skip)
 
     def forward_projected(self, steps: Steps, state=None, return_state: bool = False):
-        """The recurrent part on projected steps -> `(B, T, K)` logits per step.
+        """The recurrent part on projected steps -> `(B, T, num_logits)` logits per step.
 
         The state is `(h, c, previous LSTM input)`; the previous input is where the first
         delta starts from (none: the first delta is zero)."""
         e = steps.lstm_in
-        lstm_state, previous = (None, None) if state is None else (state[:2], state[2])
+        (h, c), previous = (None, None), None
+        if state is not None:
+            (h, c), previous = state[:2], state[2]
         x = e
         if self.deltas:
             before = torch.cat([e[:, :1] if previous is None else previous, e[:, :-1]], dim=1)
             x = torch.cat([e, e - before], dim=-1)
-        out, (h, c) = self.lstm(self.input_dropout(x), lstm_state)
+        x = self.input_dropout(x)
+        size = self.lstm.hidden_size
+        out, (ha, ca) = self.lstm(x[..., self.appearance_cols], None if h is None else
+                                  (h[..., :size].contiguous(), c[..., :size].contiguous()))
         logits = self.classifier(self.output_dropout(out))
         if steps.skip_logits is not None:
             logits = logits + steps.skip_logits
+        if self.two_stream:
+            out, (hm, cm) = self.motion_lstm(x[..., self.motion_cols], None if h is None else
+                                             (h[..., size:].contiguous(), c[..., size:].contiguous()))
+            logits = torch.cat([logits, self.motion_classifier(self.output_dropout(out))], dim=-1)
+            ha, ca = torch.cat([ha, hm], dim=-1), torch.cat([ca, cm], dim=-1)
         last = e[:, -1:] if self.deltas else None
-        return (logits, (h, c, last)) if return_state else logits
+        return (logits, (ha, ca, last)) if return_state else logits
 
     def forward(self, features: torch.Tensor, state=None, return_state: bool = False):
-        """`(B, T, S, D + M) -> (B, T, K)` logits per step (and the recurrent state if asked)."""
+        """`(B, T, S, D + M) -> (B, T, num_logits)` logits per step (and the state if asked)."""
         return self.forward_projected(self.project(features), state, return_state)
 
-    def clip_logits(self, features: torch.Tensor) -> torch.Tensor:
-        """`(B, T, S, D + M) -> (B, K)`: the clip's logits, by `readout`."""
+    def stream_logits(self, features: torch.Tensor) -> torch.Tensor:
+        """`(B, T, S, D + M) -> (B, num_logits)`: the clip's logits of each stream, by `readout`."""
         logits = self(features)
         return logits.mean(dim=1) if self.readout == "mean" else logits[:, -1]
+
+    def fuse(self, logits: torch.Tensor, weight: torch.Tensor | float | None = None) -> torch.Tensor:
+        """`(..., num_logits) -> (..., K)` class scores: with two streams, their log-probabilities
+        weighted by `weight` (default `fusion_weight`) for appearance; else as they are."""
+        if not self.two_stream:
+            return logits
+        w = self.fusion_weight if weight is None else weight
+        k = self.num_classes
+        return w * logits[..., :k].log_softmax(-1) + (1 - w) * logits[..., k:].log_softmax(-1)
+
+    def clip_logits(self, features: torch.Tensor) -> torch.Tensor:
+        """`(B, T, S, D + M) -> (B, K)`: the clip's class scores."""
+        return self.fuse(self.stream_logits(features))
+
+
+def init_lstm(lstm: nn.LSTM) -> None:
+    """Glorot input weights, orthogonal recurrent weights, forget-gate bias 1."""
+    for name, param in lstm.named_parameters():
+        if name.startswith("weight_ih"):
+            nn.init.xavier_uniform_(param)
+        elif name.startswith("weight_hh"):
+            for gate in param.chunk(4, dim=0):
+                nn.init.orthogonal_(gate)
+        elif name.startswith("bias"):
+            nn.init.zeros_(param)
+            if name.startswith("bias_ih"):
+                hidden = param.shape[0] // 4
+                param.data[hidden:2 * hidden] = 1.0   # gate order: input, forget, cell, output
 
 
 class MeanPoolBaseline(nn.Module):

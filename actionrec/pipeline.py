@@ -148,7 +148,7 @@ def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = 
     head_kwargs = head_config(cfg, source.backbone, len(split.class_names), source.motion)
     fit = fit_head(cfg, head_kwargs, train_items, val_items, source.cache, run_dir)
     refs = train_references(cfg, source.cache, train_items, val_items, len(split.class_names))
-    meta = bundle_meta(cfg, source, split, head_kwargs, fit.best_val_acc, refs, data_root)
+    meta = bundle_meta(cfg, source, split, head_kwargs, fit, refs, data_root)
     meta["sampling"]["stream_stride"] = trained_step_spacing(cfg, source.cache, train_items)
     bundle = save_bundle(out, fit.head, refs.baseline, meta, refs.probe)
     test_metrics = None
@@ -202,7 +202,8 @@ def refit_on_all(cfg: Config, source: FeatureSource, split: DatasetSplit, head_k
         warnings.filterwarnings("ignore", message=".*validation_step.* no `val_dataloader`")
         # never resumed: an earlier refit in this folder ran for another run's epochs
         refit_cfg = replace(cfg, train=replace(cfg.train, epochs=epochs, resume=False))
-        refit = fit_head(refit_cfg, head_kwargs, items, [], source.cache, run_dir / "refit")
+        refit = fit_head(refit_cfg, head_kwargs, items, [], source.cache, run_dir / "refit",
+                         fit.fusion_weight)
     refs = train_references(cfg, source.cache, items, [], len(split.class_names))
     meta["training"].update(refit_videos=len(items), refit_epochs=epochs, refit_on_test=bool(test))
     return save_bundle(out, refit.head, refs.baseline, meta, refs.probe)
@@ -227,7 +228,7 @@ def head_config(cfg: Config, backbone: Backbone, num_classes: int, motion: FlowS
             "hidden_size": h.hidden_size, "num_layers": h.num_layers, "dropout": h.dropout,
             "input_dropout": h.input_dropout, "output_dropout": h.output_dropout, "cell_dim": h.cell_dim,
             "deltas": h.deltas, "motion_dim": motion.channels if motion is not None else 0,
-            "skip": h.skip, "readout": h.readout}
+            "skip": h.skip, "readout": h.readout, "fusion": h.fusion}
 
 
 @dataclass
@@ -254,7 +255,7 @@ def train_references(cfg: Config, cache: FeatureCache, train_items, val_items, n
 
 
 def bundle_meta(cfg: Config, source: FeatureSource, split: DatasetSplit, head_kwargs: dict,
-                val_acc, refs: References, data_root) -> dict:
+                fit: FitResult, refs: References, data_root) -> dict:
     b = source.backbone
     return {
         "backbone": {"name": b.name, "weights": get_spec(b.name).weights, "pooling": b.pooling,
@@ -270,7 +271,8 @@ def bundle_meta(cfg: Config, source: FeatureSource, split: DatasetSplit, head_kw
                              else None),
         "data": {"root": str(data_root), "layout": split.layout, "split": split.source,
                  **{k: v for k, v in vars(cfg.data).items() if k != "reader"}},
-        "training": {"val_acc": val_acc, "baseline_val_acc": refs.baseline_val_acc,
+        "training": {"val_acc": fit.best_val_acc, "baseline_val_acc": refs.baseline_val_acc,
+                     "fusion_weight": fit.fusion_weight if fit.head.two_stream else None,
                      "probe_val_acc": refs.probe_val_acc,
                      "train_videos": len(split.train), "created": datetime.now().isoformat(timespec="seconds")},
     }

@@ -14,7 +14,7 @@ or after its due time, as the offline timeline does. With a motion stream, frame
 also followed at the timeline rate (`sampling.fps`): a step's flow is taken from the
 frame of the timeline step before it, as the feature cache takes it offline.
 With `readout: mean`, a window's prediction is the mean of its steps' logits, summed
-per staggered state.
+per staggered state; two streams are fused after that, as offline.
 """
 
 from __future__ import annotations
@@ -98,12 +98,12 @@ class StreamingRecognizer:
 
     def reset(self) -> None:
         """Forget the stream: the next frame starts a new one."""
-        hidden = self.head.lstm.hidden_size
+        hidden = self.head.state_size
         layers = self.head.lstm.num_layers
         self.h = torch.zeros(layers, self.window, hidden)
         self.c = torch.zeros(layers, self.window, hidden)
         self.previous = None
-        self.logit_sum = torch.zeros(self.window, self.head.num_classes)
+        self.logit_sum = torch.zeros(self.window, self.head.num_logits)
         self.before: np.ndarray | None = None    # resized frame of the last timeline step
         self.age = -np.arange(self.window)   # steps seen; state k starts k steps late
         self.recent: deque = deque(maxlen=self.smoothing)
@@ -161,6 +161,7 @@ class StreamingRecognizer:
         oldest = int(np.argmax(self.age))
         seen = int(self.age[oldest])
         clip = self.logit_sum[oldest] / seen if self.head.readout == "mean" else logits[oldest, -1]
+        clip = self.head.fuse(clip)
         ready = seen >= self.window
         if ready:
             self.age[oldest] = 0          # reset before the next step

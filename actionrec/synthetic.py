@@ -325,7 +325,7 @@ def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASS
     head = {"in_dim": 1280, "num_classes": len(class_names), "num_cells": 9, "hidden_size": hidden_size,
             "num_layers": num_layers, "dropout": 0.0, "input_dropout": 0.0, "output_dropout": 0.0,
             "cell_dim": cell_dim, "deltas": False, "motion_dim": len(CHANNELS) if motion else 0,
-            "skip": motion, "readout": "mean" if motion else "last"}
+            "skip": motion, "readout": "mean" if motion else "last", "fusion": "late"}
     preprocess = Preprocess.for_backbone("mobilenet_v2", crop_size=crop_size, mode=resize_mode)
     meta = {"backbone": {"name": "mobilenet_v2", "weights": "MobileNet_V2_Weights.IMAGENET1K_V1",
                          "pooling": "grid", "grid": 3, "out_dim": 1280},
@@ -338,6 +338,7 @@ def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASS
     if motion:   # a skip path and standardisation that are not the identity, so both are exercised
         with torch.no_grad():
             model.skip.weight.normal_(std=0.05)
+            model.fusion_weight.fill_(0.3)
             model.set_standardization(torch.full((1280 + len(CHANNELS),), 0.1),
                                       torch.full((1280 + len(CHANNELS),), 2.0))
     return save_bundle(path, model, None, meta)

@@ -103,11 +103,16 @@ class HeadModule(L.LightningModule):
         return self.head.clip_logits(features)
 
     def shared_step(self, batch, stage: str) -> torch.Tensor:
+        """Training: each stream's own loss, summed (two streams) ; validation: the loss of
+        the fused scores. Accuracy is always the fused scores'."""
         features, labels = batch[0], batch[1]
-        logits = self(features)
+        streams = self.head.stream_logits(features)
+        logits = self.head.fuse(streams)
         if stage == "train":
-            loss = F.cross_entropy(logits, labels, weight=self.class_weights,
-                                   label_smoothing=self.hparams.label_smoothing)
+            k = self.head.num_classes
+            loss = sum(F.cross_entropy(streams[:, i:i + k], labels, weight=self.class_weights,
+                                       label_smoothing=self.hparams.label_smoothing)
+                       for i in range(0, streams.shape[1], k))
         else:
             loss = F.cross_entropy(logits, labels)
         acc = (logits.argmax(-1) == labels).float().mean()
@@ -198,11 +203,14 @@ class FitResult:
     checkpoint: str | None
     resumed_from: str | None = None
     best_epochs: int | None = None       # epochs trained up to the best checkpoint
+    fusion_weight: float = 0.5           # appearance weight of two fused streams
 
 
 def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_items: list[VideoItem],
-             cache: FeatureCache, run_dir: Path) -> FitResult:
-    """Train the head on cached features; return it with its best validation weights."""
+             cache: FeatureCache, run_dir: Path, fusion_weight: float | None = None) -> FitResult:
+    """Train the head on cached features; return it with its best validation weights. Two
+    streams are fused with the weight validation prefers (`choose_fusion_weight`), or with
+    `fusion_weight` when there are no validation videos (a refit: the first fit's)."""
     import time
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
     s, t = cfg.sampling, cfg.train
@@ -239,12 +247,37 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     best, best_epochs = None, None
     if checkpoint is not None and checkpoint.best_model_path:
         best, best_epochs = load_best(module, checkpoint.best_model_path)
+    if module.head.two_stream:
+        if val_loader is not None:
+            fusion_weight, best = choose_fusion_weight(module.head.cpu(), val_loader)
+            log.info("two streams fused with appearance weight %.1f (validation accuracy %.3f)",
+                     fusion_weight, best)
+        module.head.fusion_weight.fill_(0.5 if fusion_weight is None else fusion_weight)
     finish_loggers(trainer)
     seen = len(clips) * trainer.current_epoch
     return FitResult(module.head.cpu().eval(), best, trainer.current_epoch, seconds,
                      seen / seconds if seconds else 0.0,
                      checkpoint.best_model_path if checkpoint is not None else None,
-                     str(resume) if resume is not None else None, best_epochs)
+                     str(resume) if resume is not None else None, best_epochs,
+                     float(module.head.fusion_weight))
+
+
+FUSION_WEIGHTS = [i / 10 for i in range(11)]
+
+
+@torch.no_grad()
+def choose_fusion_weight(head: LSTMHead, loader: DataLoader) -> tuple[float, float]:
+    """The appearance weight (0, 0.1, ..., 1) whose fused scores have the lowest loss on the
+    validation clips (ties: the one nearest 0.5), and the accuracy with it."""
+    head.eval()
+    logits, labels = [], []
+    for batch in loader:
+        logits.append(head.stream_logits(batch[0]))
+        labels.append(batch[1])
+    logits, labels = torch.cat(logits), torch.cat(labels)
+    losses = {w: round(F.cross_entropy(head.fuse(logits, w), labels).item(), 6) for w in FUSION_WEIGHTS}
+    weight = min(FUSION_WEIGHTS, key=lambda w: (losses[w], abs(w - 0.5)))
+    return weight, float((head.fuse(logits, weight).argmax(-1) == labels).float().mean())
 
 
 @contextmanager

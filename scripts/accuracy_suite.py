@@ -44,6 +44,7 @@ RECIPES = {
     "old": OLD,
     "default": [],
     "no_motion": ["motion.stream=none"],
+    "early_fusion": ["head.fusion=early"],
     "center_crop": ["backbone.resize_mode=center_crop"],
     "skip": ["head.skip=true"],
     "last_step": ["head.readout=last"],

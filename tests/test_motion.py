@@ -93,12 +93,13 @@ class MeanColourEncoder:
         return (mean @ self.proj).view(len(x), 4, 8).numpy()
 
 
-def motion_bundle(readout="mean", stream_stride=2, window=4):
+def motion_bundle(readout="mean", fusion="late", stream_stride=2, window=4):
     torch.manual_seed(0)
     head = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, motion_dim=len(CHANNELS),
-                    skip=True, readout=readout, deltas=True).eval()
+                    skip=True, readout=readout, deltas=True, fusion=fusion).eval()
     with torch.no_grad():
         head.skip.weight.normal_()
+        head.fusion_weight.fill_(0.3)
         head.set_standardization(torch.rand(8 + len(CHANNELS)), torch.rand(8 + len(CHANNELS)) + 0.5)
     meta = {"preprocess": {"resize_size": SIZE, "crop_size": SIZE, "mode": "squash",
                            "mean": [0.5] * 3, "std": [0.25] * 3},
@@ -118,11 +119,11 @@ def offline_timeline_features(frames_on_timeline: np.ndarray) -> torch.Tensor:
     return torch.from_numpy(feats.astype(np.float16).astype(np.float32))
 
 
-@pytest.mark.parametrize("readout", ["mean", "last"])
-def test_streamed_steps_equal_offline_clips_with_a_motion_stream(readout):
+@pytest.mark.parametrize("readout, fusion", [("mean", "late"), ("last", "late"), ("mean", "early")])
+def test_streamed_steps_equal_offline_clips_with_a_motion_stream(readout, fusion):
     # source at 10 fps, timeline at 5 fps, a step every 2nd timeline step: flow is still
     # taken from the timeline step before each step, as the cache takes it
-    bundle = motion_bundle(readout)
+    bundle = motion_bundle(readout, fusion)
     video = np.concatenate([square_clip("slide", 20), square_clip("turn", 20)])
     rec = StreamingRecognizer(bundle, MeanColourEncoder(), smoothing=1)
     preds = [(i, p) for i, frame in enumerate(video) if (p := rec.push(frame, i / 10.0)) is not None]
