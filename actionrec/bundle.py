@@ -122,9 +122,8 @@ def load_bundle(path: str | Path) -> Bundle:
         tensors.update({f"head.{k}": v for k, v in head.state_dict().items()
                         if k.startswith(("feature_", "fusion_"))})
     load_part(head, tensors, "head.", path)
-    channels = h["in_dim"] + h.get("motion_dim", 0)
-    baseline = MeanPoolBaseline(channels, h["num_classes"], h["num_cells"])
-    probe = LinearProbe(channels, h["num_classes"], h["num_cells"])
+    baseline = MeanPoolBaseline(h["in_dim"], h["num_classes"], h["num_cells"])   # backbone channels only
+    probe = LinearProbe(h["in_dim"], h["num_classes"], h["num_cells"])
     baseline = load_part(baseline, tensors, "baseline.", path)
     probe = load_part(probe, tensors, "probe.", path)
     return Bundle(path, meta, head.eval(), baseline, probe)

@@ -147,7 +147,8 @@ def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = 
         raise DatasetError(f"{data_root}: no readable training videos")
     head_kwargs = head_config(cfg, source.backbone, len(split.class_names), source.motion)
     fit = fit_head(cfg, head_kwargs, train_items, val_items, source.cache, run_dir)
-    refs = train_references(cfg, source.cache, train_items, val_items, len(split.class_names))
+    refs = train_references(cfg, source.cache, train_items, val_items, len(split.class_names),
+                            source.backbone.out_dim)
     meta = bundle_meta(cfg, source, split, head_kwargs, fit, refs, data_root)
     meta["sampling"]["stream_stride"] = trained_step_spacing(cfg, source.cache, train_items)
     bundle = save_bundle(out, fit.head, refs.baseline, meta, refs.probe)
@@ -204,7 +205,7 @@ def refit_on_all(cfg: Config, source: FeatureSource, split: DatasetSplit, head_k
         refit_cfg = replace(cfg, train=replace(cfg.train, epochs=epochs, resume=False))
         refit = fit_head(refit_cfg, head_kwargs, items, [], source.cache, run_dir / "refit",
                          fit.fusion_weight)
-    refs = train_references(cfg, source.cache, items, [], len(split.class_names))
+    refs = train_references(cfg, source.cache, items, [], len(split.class_names), source.backbone.out_dim)
     meta["training"].update(refit_videos=len(items), refit_epochs=epochs, refit_on_test=bool(test))
     return save_bundle(out, refit.head, refs.baseline, meta, refs.probe)
 
@@ -240,14 +241,16 @@ class References:
     probe_val_acc: float | None = None
 
 
-def train_references(cfg: Config, cache: FeatureCache, train_items, val_items, num_classes: int) -> References:
-    """The mean-pool baseline and the standardised linear probe on the same clips' mean features."""
+def train_references(cfg: Config, cache: FeatureCache, train_items, val_items, num_classes: int,
+                     channels: int) -> References:
+    """The mean-pool baseline and the standardised linear probe on the same clips' mean
+    backbone features (the first `channels`): what the frames' content alone tells."""
     s, t = cfg.sampling, cfg.train
-    x, y, _ = clip_means(train_items, cache, s.clip_steps, s.train_mode, s.eval_clips, s.stride)
+    x, y, _ = clip_means(train_items, cache, s.clip_steps, s.train_mode, s.eval_clips, s.stride, channels)
     refs = References(fit_baseline(x, y, num_classes, t.baseline_epochs, t.seed),
                       fit_probe(x, y, num_classes, t.probe_weight_decay, seed=t.seed))
     if val_items:
-        vx, vy, _ = clip_means(val_items, cache, s.clip_steps, s.train_mode, 1, s.stride)
+        vx, vy, _ = clip_means(val_items, cache, s.clip_steps, s.train_mode, 1, s.stride, channels)
         with torch.no_grad():
             refs.baseline_val_acc = float((refs.baseline(vx.unsqueeze(1)).argmax(1) == vy).float().mean())
             refs.probe_val_acc = float((refs.probe(vx.unsqueeze(1)).argmax(1) == vy).float().mean())
@@ -346,7 +349,8 @@ def score(bundle: Bundle, cache: FeatureCache, items: list[VideoItem]) -> dict:
     probs, labels, videos = torch.cat(probs), torch.cat(labels), torch.cat(videos)
     video_labels = torch.tensor([i.label for i in items])
     metrics = classification_metrics(probs, labels, videos, video_labels, bundle.class_names)
-    x, bl, bv = clip_means(items, cache, s["clip_steps"], s["train_mode"], s["eval_clips"], s["stride"])
+    x, bl, bv = clip_means(items, cache, s["clip_steps"], s["train_mode"], s["eval_clips"], s["stride"],
+                           bundle.head.in_dim)
     for name, model in (("baseline", bundle.baseline), ("probe", bundle.probe)):
         metrics[f"{name}_top1"] = metrics[f"{name}_mean_class_acc"] = None
         if model is not None:

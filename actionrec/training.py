@@ -363,11 +363,14 @@ def finish_loggers(trainer: L.Trainer) -> None:
 
 
 def clip_means(items: list[VideoItem], cache: FeatureCache, clip_steps: int, mode: str,
-               num_clips: int, stride: int = 1) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Time-averaged features of each evaluation clip: `(M, S, D)`, labels `(M,)`, video `(M,)`."""
+               num_clips: int, stride: int = 1,
+               channels: int | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Time-averaged features of each evaluation clip: `(M, S, D)`, labels `(M,)`, video `(M,)`.
+    With `channels`, only the first ones: the backbone's, for the order-blind references
+    (motion channels compare neighbouring frames, so their mean still knows the order)."""
     means, labels, videos = [], [], []
     for v, item in enumerate(items):
-        feats = cache.load(item.path)
+        feats = cache.load(item.path)[..., :channels]
         for idx in eval_clips(len(feats), clip_steps, mode, num_clips, stride):
             means.append(np.asarray(feats[idx], dtype=np.float32).mean(0))
             labels.append(item.label)

@@ -50,6 +50,8 @@ RECIPES = {
     "last_step": ["head.readout=last"],
     "deltas": ["head.deltas=true"],
     "flow_fast": ["motion.preset=fast"],
+    "flow160": ["motion.size=160"],
+    "fps12": ["sampling.fps=12"],
     "no_balance": ["train.class_balance=false", "train.label_smoothing=0.0"],
     "small_head": ["head.hidden_size=128"],
 }

@@ -33,3 +33,24 @@ def test_forget_gate_bias_starts_at_one():
     for layer in range(2):
         b_ih = getattr(head.lstm, f"bias_ih_l{layer}")
         assert torch.all(b_ih[4:8] == 1) and torch.all(b_ih[:4] == 0)
+
+
+def two_stream_logits(n=40, k=3, informative="motion", seed=0):
+    """Stream logits `(n, 2k)` where one stream names the label and the other is noise."""
+    g = torch.Generator().manual_seed(seed)
+    labels = torch.randint(0, k, (n,), generator=g)
+    good, noise = 4.0 * torch.nn.functional.one_hot(labels, k).float(), 3.0 * torch.randn(n, k, generator=g)
+    parts = (noise, good) if informative == "motion" else (good, noise)
+    return torch.cat(parts, dim=1), labels
+
+
+@pytest.mark.parametrize("informative, expected", [("motion", 0.0), ("appearance", 1.0)])
+def test_validation_fuses_the_two_streams_towards_the_one_that_generalises(informative, expected):
+    from actionrec.training import choose_fusion_weight
+    head = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, motion_dim=11, fusion="late")
+    logits, labels = two_stream_logits(informative=informative)
+    head.stream_logits = lambda index: logits[index]
+    weight, accuracy = choose_fusion_weight(head, [(torch.arange(len(labels)), labels)])
+    assert weight == expected and accuracy == 1.0
+    head.fusion_weight.fill_(weight)
+    assert (head.fuse(logits).argmax(-1) == labels).all()
