@@ -140,13 +140,13 @@ def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = 
     train_items, train_report = source.ensure(split.train, "train", progress)
     val_items, val_report = source.ensure(split.val, "val", progress)
     if "val" in split.derived:
-        train_items, val_items = split_by_recording(train_items + val_items, split, source.cache, cfg)
+        train_items, val_items = split_by_recording(train_items, val_items, split, source.cache, cfg)
     skipped = {**train_report.failed, **val_report.failed}
     extraction_fps = train_report.frames_per_second
     if not train_items:
         raise DatasetError(f"{data_root}: no readable training videos")
     head_kwargs = head_config(cfg, source.backbone, len(split.class_names), source.motion)
-    fit = fit_head(cfg, head_kwargs, train_items, val_items, source.cache, run_dir)
+    fit = fit_head(cfg, head_kwargs, train_items, val_items, source.cache, run_dir, cfg.train.fusion_weight)
     refs = train_references(cfg, source.cache, train_items, val_items, len(split.class_names),
                             source.backbone.out_dim)
     meta = bundle_meta(cfg, source, split, head_kwargs, fit, refs, data_root)
@@ -163,22 +163,26 @@ def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = 
                        fit.clips_per_second, skipped, fit.resumed_from, test_metrics)
 
 
-def split_by_recording(items: list[VideoItem], split: DatasetSplit, cache: FeatureCache,
-                       cfg: Config) -> tuple[list[VideoItem], list[VideoItem]]:
+def split_by_recording(train_items: list[VideoItem], val_items: list[VideoItem], split: DatasetSplit,
+                       cache: FeatureCache, cfg: Config) -> tuple[list[VideoItem], list[VideoItem]]:
     """Hold out validation videos by recording: videos whose names carry no group are
     grouped by the similarity of their features (`datasets.regroup_similar`), so clips cut
-    from one recording never straddle train and val. Logs the groups of each class and
-    warns about classes with fewer than 3 (too few to hold any out honestly)."""
+    from one recording never straddle train and val; the split is drawn again only when
+    that joined any. Logs the groups of each class and warns about classes with fewer
+    than 3 (too few to hold any out honestly)."""
+    items = train_items + val_items
     descriptors = np.stack([appearance_descriptor(cache.load(i.path)) for i in items])
     d = cfg.data
-    items = regroup_similar(items, descriptors, d.duplicate_similarity)
-    counts = groups_per_class(items, split.class_names)
+    grouped = regroup_similar(items, descriptors, d.duplicate_similarity)
+    counts = groups_per_class(grouped, split.class_names)
     log.info("groups (recordings) per class: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     few = [name for name, n in counts.items() if n < 3]
     if few:
         warnings.warn(f"{len(few)} class(es) come from fewer than 3 recordings, too few to validate on "
                       f"recordings the head has not seen: {', '.join(few)}", stacklevel=3)
-    return split_train_val(items, d.val_fraction, d.split_seed, split.class_names, d.single_group)
+    if len(set((i.label, i.group) for i in grouped)) == len(set((i.label, i.group) for i in items)):
+        return train_items, val_items        # nothing joined: the dataset's own split stands
+    return split_train_val(grouped, d.val_fraction, d.split_seed, split.class_names, d.single_group)
 
 
 def appearance_descriptor(features: np.ndarray) -> np.ndarray:

@@ -179,14 +179,15 @@ def make_loggers(cfg: Config, run_dir: Path, resuming: bool = False) -> list:
 
 
 def make_callbacks(run_dir: Path, validating: bool, patience: int) -> tuple[list, ModelCheckpoint | None]:
-    """The best checkpoint and early stopping on val/acc (when validating), and
+    """The best checkpoint and early stopping on val/loss (when validating: it keeps
+    telling epochs apart after the accuracy of a small validation set saturates), and
     `checkpoints/last.ckpt` after every epoch, to resume from (Lightning's `save_last`
     follows only the best). Returns the callbacks and the best checkpoint callback."""
     callbacks, best = [], None
     if validating:
         best = ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="best-{epoch:03d}",
-                               monitor="val/acc", mode="max", save_top_k=1)
-        callbacks += [best, EarlyStopping(monitor="val/acc", mode="max", patience=patience)]
+                               monitor="val/loss", mode="min", save_top_k=1)
+        callbacks += [best, EarlyStopping(monitor="val/loss", mode="min", patience=patience)]
     # last in the list, so that last.ckpt holds the other callbacks' state of the same epoch
     callbacks.append(ModelCheckpoint(dirpath=run_dir / "checkpoints", filename="last",
                                      enable_version_counter=False))
@@ -209,8 +210,8 @@ class FitResult:
 def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_items: list[VideoItem],
              cache: FeatureCache, run_dir: Path, fusion_weight: float | None = None) -> FitResult:
     """Train the head on cached features; return it with its best validation weights. Two
-    streams are fused with the weight validation prefers (`choose_fusion_weight`), or with
-    `fusion_weight` when there are no validation videos (a refit: the first fit's)."""
+    streams are fused with `fusion_weight` when given (the config's, or a refit's first
+    fit's), else with the weight validation prefers (`choose_fusion_weight`), else 0.5."""
     import time
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
     s, t = cfg.sampling, cfg.train
@@ -244,15 +245,16 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     with head_threads(trainer):
         trainer.fit(module, train_loader, val_loader, ckpt_path=resume, weights_only=True)
     seconds = time.perf_counter() - start
-    best, best_epochs = None, None
+    best_epochs = None
     if checkpoint is not None and checkpoint.best_model_path:
-        best, best_epochs = load_best(module, checkpoint.best_model_path)
-    if module.head.two_stream:
-        if val_loader is not None:
-            fusion_weight, best = choose_fusion_weight(module.head.cpu(), val_loader)
-            log.info("two streams fused with appearance weight %.1f (validation accuracy %.3f)",
-                     fusion_weight, best)
-        module.head.fusion_weight.fill_(0.5 if fusion_weight is None else fusion_weight)
+        best_epochs = load_best(module, checkpoint.best_model_path)
+    head = module.head.cpu().eval()
+    if head.two_stream:
+        if fusion_weight is None and val_loader is not None:
+            fusion_weight = choose_fusion_weight(head, val_loader)
+        head.fusion_weight.fill_(0.5 if fusion_weight is None else fusion_weight)
+        log.info("two streams fused with appearance weight %.1f", float(head.fusion_weight))
+    best = validation_accuracy(head, val_loader) if val_loader is not None else None
     finish_loggers(trainer)
     seen = len(clips) * trainer.current_epoch
     return FitResult(module.head.cpu().eval(), best, trainer.current_epoch, seconds,
@@ -266,18 +268,30 @@ FUSION_WEIGHTS = [i / 10 for i in range(11)]
 
 
 @torch.no_grad()
-def choose_fusion_weight(head: LSTMHead, loader: DataLoader) -> tuple[float, float]:
-    """The appearance weight (0, 0.1, ..., 1) whose fused scores have the lowest loss on the
-    validation clips (ties: the one nearest 0.5), and the accuracy with it."""
+def stream_outputs(head: LSTMHead, loader) -> tuple[torch.Tensor, torch.Tensor]:
+    """Each clip's stream logits `(M, num_logits)` and labels `(M,)` over `loader`."""
     head.eval()
     logits, labels = [], []
     for batch in loader:
         logits.append(head.stream_logits(batch[0]))
         labels.append(batch[1])
-    logits, labels = torch.cat(logits), torch.cat(labels)
+    return torch.cat(logits), torch.cat(labels)
+
+
+@torch.no_grad()
+def choose_fusion_weight(head: LSTMHead, loader) -> float:
+    """The appearance weight (0, 0.1, ..., 1) whose fused scores have the lowest loss on the
+    validation clips (ties: the one nearest 0.5)."""
+    logits, labels = stream_outputs(head, loader)
     losses = {w: round(F.cross_entropy(head.fuse(logits, w), labels).item(), 6) for w in FUSION_WEIGHTS}
-    weight = min(FUSION_WEIGHTS, key=lambda w: (losses[w], abs(w - 0.5)))
-    return weight, float((head.fuse(logits, weight).argmax(-1) == labels).float().mean())
+    return min(FUSION_WEIGHTS, key=lambda w: (losses[w], abs(w - 0.5)))
+
+
+@torch.no_grad()
+def validation_accuracy(head: LSTMHead, loader) -> float:
+    """Clip accuracy of the head's (fused) scores over `loader`."""
+    logits, labels = stream_outputs(head, loader)
+    return float((head.fuse(logits).argmax(-1) == labels).float().mean())
 
 
 @contextmanager
@@ -342,17 +356,13 @@ def resume_checkpoint(run_dir: Path, module: HeadModule) -> Path | None:
     return last
 
 
-def load_best(module: HeadModule, path: str) -> tuple[float | None, int]:
-    """Load the best checkpoint's head weights (weights only, no pickle); return its
-    validation accuracy and the epochs trained up to it. Read from the file, since
-    spawned DDP workers do not hand the score back to the launching process."""
+def load_best(module: HeadModule, path: str) -> int:
+    """Load the best checkpoint's head weights (weights only, no pickle); return the epochs
+    trained up to it. Read from the file, since spawned DDP workers do not hand the
+    weights back to the launching process."""
     ckpt = torch.load(path, map_location="cpu", weights_only=True)
     module.head.load_state_dict({k.removeprefix("head."): v for k, v in ckpt["state_dict"].items()})
-    epochs = int(ckpt.get("epoch", 0)) + 1
-    for key, state in ckpt.get("callbacks", {}).items():
-        if key.startswith("ModelCheckpoint") and state.get("best_model_score") is not None:
-            return float(state["best_model_score"]), epochs
-    return None, epochs
+    return int(ckpt.get("epoch", 0)) + 1
 
 
 def finish_loggers(trainer: L.Trainer) -> None:

@@ -3,6 +3,7 @@
     python scripts/accuracy_suite.py --data /work/data                     # all sources, all recipes
     python scripts/accuracy_suite.py --data D --sources demo temporal_dev --recipes old default --seeds 0 1 2
     python scripts/accuracy_suite.py --smoke                               # the small CI version
+    python scripts/accuracy_suite.py --combine new.json old.json:f041dfd --md docs/accuracy_table.md
 
 Sources (each a dataset folder `actionrec train` reads, with held-out groups):
   demo              the demo generator (`actionrec.synthetic`), generated here
@@ -135,7 +136,13 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--json", type=Path, default=Path("docs/bench/accuracy.json"))
     p.add_argument("--md", type=Path, default=None, help="also write the tables here")
     p.add_argument("--smoke", action="store_true", help="tiny generated sources only (CI)")
+    p.add_argument("--combine", nargs="+", metavar="JSON[:NAME]",
+                   help="no runs: merge these outputs (recipe 'default' of a file renamed NAME) into --md")
     args = p.parse_args(argv)
+    if args.combine:
+        results, seeds = combine(args.combine)
+        write_atomic(args.md or Path("accuracy.md"), markdown(results, seeds))
+        return results
     results: dict = {}
     for name in args.sources:
         source = prepare_source(name, args.data, args.work, args.smoke)
@@ -150,6 +157,18 @@ def main(argv: list[str] | None = None) -> dict:
     if args.md is not None:
         write_atomic(args.md, markdown(results, args.seeds))
     return results
+
+
+def combine(files: list[str]) -> tuple[dict, list[int]]:
+    """Results of several suite outputs in one dict, sources in first-seen order."""
+    merged: dict = {}
+    for spec in files:
+        path, _, name = spec.partition(":")
+        data = json.loads(Path(path).read_text())
+        for source, recipes in data["results"].items():
+            for recipe, entry in recipes.items():
+                merged.setdefault(source, {})[name if name and recipe == "default" else recipe] = entry
+    return merged, data["seeds"]
 
 
 def write_atomic(path: Path, text: str) -> None:
