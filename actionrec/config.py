@@ -68,7 +68,7 @@ class HeadConfig:
     input_dropout: float = 0.2
     output_dropout: float = 0.3
     cell_dim: int = 64
-    deltas: bool = False
+    deltas: bool = True         # each step also gets its difference from the step before
     skip: bool = False          # a linear path from each step's features to its logits
     readout: str = "mean"       # a clip's logits: mean over its steps, or the last step's
     fusion: str = "late"        # motion stream: its own LSTM, fused on validation (late), or one LSTM (early)

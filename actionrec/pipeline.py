@@ -302,6 +302,7 @@ def evaluate(bundle_path: str | Path, data_root: str | Path, cfg: Config, fold: 
                                   cfg.backbone.runtime, bundle.motion)
     items, report = source.ensure(items, "test", progress)
     metrics = score(bundle, source.cache, items)
+    metrics["frame_order_verdict"] = order_verdict(metrics)
     metrics["skipped"] = report.failed
     metrics["bundle"], metrics["data"], metrics["split"] = str(bundle_path), str(data_root), split.source
     out_dir = Path(out_dir or (Path(json_path).parent if json_path else new_run_dir(cfg.logging.run_dir, "eval")))

@@ -36,3 +36,10 @@ def test_confusion_png_is_written(tmp_path):
     path = plot_confusion(torch.tensor([[3, 1], [0, 4]]).numpy(), ["grow", "shrink"],
                           tmp_path / "cm.png", "test")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_the_output_says_plainly_when_frame_order_added_nothing():
+    from actionrec.pipeline import order_verdict
+    assert order_verdict({"top1": 0.7, "baseline_top1": 0.6, "probe_top1": 0.72}).startswith(
+        "frame order added nothing")
+    assert order_verdict({"top1": 0.9, "baseline_top1": 0.6, "probe_top1": 0.72}) is None

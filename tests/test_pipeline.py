@@ -23,7 +23,7 @@ def test_train_then_evaluate_end_to_end(tiny_ucf, tmp_path):
     metrics = evaluate(result.bundle, tiny_ucf, cfg, json_path=tmp_path / "m.json", progress=False)
     saved = json.loads((tmp_path / "m.json").read_text())
     for key in ("top1", "top5", "mean_class_acc", "num_videos", "baseline_top1", "probe_top1", "clip_top1",
-                "per_class"):
+                "per_class", "frame_order_verdict"):
         assert key in saved
     assert saved["num_videos"] == 4          # 2 classes x 1 held-out group x 2 clips
     assert (tmp_path / "confusion.png").is_file()
