@@ -53,8 +53,7 @@ class Bundle:
     @property
     def motion(self) -> FlowSpec | None:
         """The motion stream the head was trained with (None: appearance only)."""
-        m = self.meta.get("motion")
-        return FlowSpec(m["size"], m["preset"], m["grid"]) if m else None
+        return FlowSpec.from_meta(self.meta.get("motion"))
 
     @property
     def sampling(self) -> dict:

@@ -386,5 +386,5 @@ def cache_key(backbone: Backbone, preprocess: Preprocess, sample_fps: float,
            "pooling": backbone.pooling, "grid": backbone.grid if backbone.pooling == "grid" else None,
            "preprocess": preprocess.to_dict(), "sample_fps": float(sample_fps)}
     if motion is not None:      # keys of caches without motion are unchanged: they stay valid
-        key["motion"] = {"stream": "flow", **motion.to_dict(), "channels": list(CHANNELS)}
+        key["motion"] = {**motion.to_meta(), "channels": list(CHANNELS)}
     return key

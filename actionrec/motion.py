@@ -58,6 +58,14 @@ class FlowSpec:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def to_meta(self) -> dict:
+        """The bundle's `motion` entry (`from_meta` reads it back)."""
+        return {"stream": "flow", **self.to_dict()}
+
+    @classmethod
+    def from_meta(cls, meta: dict | None) -> "FlowSpec | None":
+        return cls(meta["size"], meta["preset"], meta["grid"]) if meta else None
+
 
 class FlowEncoder:
     """Frames -> per-cell flow features. Holds one DIS instance: one encoder per thread."""

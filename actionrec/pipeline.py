@@ -25,9 +25,9 @@ from .datasets import (DatasetSplit, VideoItem, groups_per_class, load_dataset, 
                        split_train_val)
 from .errors import DatasetError
 from .evaluation import classification_metrics, per_class_table, plot_confusion, write_json
-from .motion import FlowSpec, flow_spec
 from .features import ExtractionReport, FeatureCache, FeatureExtractor, cache_key, make_encoder
 from .model import LinearProbe, MeanPoolBaseline
+from .motion import FlowSpec, flow_spec
 from .training import FitResult, clip_means, fit_baseline, fit_head, fit_probe
 from .transforms import Preprocess
 
@@ -72,7 +72,10 @@ class FeatureSource:
     cache: FeatureCache
     extractor: FeatureExtractor
 
-    motion: FlowSpec | None = None
+    @property
+    def motion(self) -> FlowSpec | None:
+        """The motion stream extracted beside the backbone (None: appearance only)."""
+        return self.extractor.motion
 
     @classmethod
     def create(cls, backbone: Backbone, preprocess: Preprocess, sample_fps: float, cache_dir: str | Path,
@@ -81,7 +84,7 @@ class FeatureSource:
         cache = FeatureCache(cache_dir, cache_key(backbone, preprocess, sample_fps, motion))
         extractor = FeatureExtractor(make_encoder(backbone, runtime), preprocess, sample_fps,
                                      batch_size, reader, motion)
-        return cls(backbone, preprocess, cache, extractor, motion)
+        return cls(backbone, preprocess, cache, extractor)
 
     def ensure(self, items: list[VideoItem], what: str,
                progress: bool = True) -> tuple[list[VideoItem], ExtractionReport]:
@@ -267,7 +270,7 @@ def bundle_meta(cfg: Config, source: FeatureSource, split: DatasetSplit, head_kw
     return {
         "backbone": {"name": b.name, "weights": get_spec(b.name).weights, "pooling": b.pooling,
                      "grid": b.grid if b.pooling == "grid" else None, "out_dim": b.out_dim},
-        "motion": {"stream": "flow", **source.motion.to_dict()} if source.motion is not None else None,
+        "motion": source.motion.to_meta() if source.motion is not None else None,
         "preprocess": source.preprocess.to_dict(),
         "sampling": {"fps": cfg.sampling.fps, "clip_steps": cfg.sampling.clip_steps,
                      "train_mode": cfg.sampling.train_mode, "stride": cfg.sampling.stride,

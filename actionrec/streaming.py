@@ -105,6 +105,7 @@ class StreamingRecognizer:
         self.previous = None
         self.logit_sum = torch.zeros(self.window, self.head.num_logits)
         self.before: np.ndarray | None = None    # resized frame of the last timeline step
+        self.last_features: torch.Tensor | None = None   # the last step's, for `hold`
         self.age = -np.arange(self.window)   # steps seen; state k starts k steps late
         self.recent: deque = deque(maxlen=self.smoothing)
         self.steps = 0

@@ -329,7 +329,7 @@ def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASS
     preprocess = Preprocess.for_backbone("mobilenet_v2", crop_size=crop_size, mode=resize_mode)
     meta = {"backbone": {"name": "mobilenet_v2", "weights": "MobileNet_V2_Weights.IMAGENET1K_V1",
                          "pooling": "grid", "grid": 3, "out_dim": 1280},
-            "motion": {"stream": "flow", **FlowSpec(grid=3).to_dict()} if motion else None,
+            "motion": FlowSpec(grid=3).to_meta() if motion else None,
             "preprocess": preprocess.to_dict(),
             "sampling": {"fps": 8.0, "clip_steps": clip_steps, "train_mode": "segments", "stride": 1,
                          "eval_clips": 1, "stream_stride": stream_stride},

@@ -249,19 +249,20 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     if checkpoint is not None and checkpoint.best_model_path:
         best_epochs = load_best(module, checkpoint.best_model_path)
     head = module.head.cpu().eval()
+    val_logits, val_labels = stream_outputs(head, val_loader) if val_loader is not None else (None, None)
     if head.two_stream:
         if fusion_weight is None and val_loader is not None:
-            fusion_weight = choose_fusion_weight(head, val_loader)
+            fusion_weight = choose_fusion_weight(head, val_logits, val_labels)
         head.fusion_weight.fill_(0.5 if fusion_weight is None else fusion_weight)
         log.info("two streams fused with appearance weight %.1f", float(head.fusion_weight))
-    best = validation_accuracy(head, val_loader) if val_loader is not None else None
+    best = None
+    if val_loader is not None:
+        best = float((head.fuse(val_logits).argmax(-1) == val_labels).float().mean())
     finish_loggers(trainer)
     seen = len(clips) * trainer.current_epoch
-    return FitResult(module.head.cpu().eval(), best, trainer.current_epoch, seconds,
-                     seen / seconds if seconds else 0.0,
+    return FitResult(head, best, trainer.current_epoch, seconds, seen / seconds if seconds else 0.0,
                      checkpoint.best_model_path if checkpoint is not None else None,
-                     str(resume) if resume is not None else None, best_epochs,
-                     float(module.head.fusion_weight))
+                     str(resume) if resume is not None else None, best_epochs, float(head.fusion_weight))
 
 
 FUSION_WEIGHTS = [i / 10 for i in range(11)]
@@ -279,19 +280,11 @@ def stream_outputs(head: LSTMHead, loader) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def choose_fusion_weight(head: LSTMHead, loader) -> float:
+def choose_fusion_weight(head: LSTMHead, logits: torch.Tensor, labels: torch.Tensor) -> float:
     """The appearance weight (0, 0.1, ..., 1) whose fused scores have the lowest loss on the
-    validation clips (ties: the one nearest 0.5)."""
-    logits, labels = stream_outputs(head, loader)
+    validation clips' stream logits `(M, num_logits)` (ties: the one nearest 0.5)."""
     losses = {w: round(F.cross_entropy(head.fuse(logits, w), labels).item(), 6) for w in FUSION_WEIGHTS}
     return min(FUSION_WEIGHTS, key=lambda w: (losses[w], abs(w - 0.5)))
-
-
-@torch.no_grad()
-def validation_accuracy(head: LSTMHead, loader) -> float:
-    """Clip accuracy of the head's (fused) scores over `loader`."""
-    logits, labels = stream_outputs(head, loader)
-    return float((head.fuse(logits).argmax(-1) == labels).float().mean())
 
 
 @contextmanager

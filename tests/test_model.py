@@ -49,8 +49,7 @@ def test_validation_fuses_the_two_streams_towards_the_one_that_generalises(infor
     from actionrec.training import choose_fusion_weight
     head = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, motion_dim=11, fusion="late")
     logits, labels = two_stream_logits(informative=informative)
-    head.stream_logits = lambda index: logits[index]
-    weight = choose_fusion_weight(head, [(torch.arange(len(labels)), labels)])
+    weight = choose_fusion_weight(head, logits, labels)
     assert weight == expected
     head.fusion_weight.fill_(weight)
     assert (head.fuse(logits).argmax(-1) == labels).all()
