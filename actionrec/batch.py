@@ -21,6 +21,7 @@ import json
 import multiprocessing
 import os
 import warnings
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from contextlib import nullcontext
 from pathlib import Path
@@ -36,6 +37,7 @@ from .datasets import VIDEO_EXTENSIONS, _walk_videos
 from .errors import ActionRecError, VideoReadError
 from .overlay import draw_prediction
 from .sampling import timeline_indices
+from .signals import ending
 from .streaming import Prediction, StreamingRecognizer, build_recognizer, stream_stride
 from .video_io import VideoReader, open_video
 
@@ -138,7 +140,7 @@ def step_rate(bundle: Bundle) -> float:
 
 
 def label_video(path: str | Path, recognizer: StreamingRecognizer, topk: int = 3,
-                segments: bool = False, annotate_dir: str | Path | None = None,
+                segments: bool = False, annotate_to: str | Path | None = None,
                 reader: str = "auto") -> dict:
     """Label one video; a row dict, with `error` set (and no label) when it cannot be read.
 
@@ -147,14 +149,15 @@ def label_video(path: str | Path, recognizer: StreamingRecognizer, topk: int = 3
     of `raw_probs` over the steps that saw a full window. A video shorter than one
     window is padded by repeating its last step until the window is full (as
     `sampling.pad_indices` does offline), and that padded window's `raw_probs` is used.
-    With `annotate_dir`, every frame is decoded and an annotated copy is written.
+    With `annotate_to` (a file, see `annotated_copy_paths`), every frame is decoded and an
+    annotated copy is written there.
     Row: path, label, score, topk ([[name, prob], ...], `topk` long), duration (s),
     frames, steps, error (None), and `segments` when asked (see `label_segments`).
     """
     recognizer.reset()
     try:
         with open_video(path, reader) as video:
-            preds = _stream_video(video, recognizer, annotate_dir)
+            preds = _stream_video(video, recognizer, annotate_to)
             windows = [p for p in preds if not p.warming_up]
             if not windows:
                 windows = [_pad_to_window(recognizer, preds[-1])]
@@ -169,13 +172,13 @@ def label_video(path: str | Path, recognizer: StreamingRecognizer, topk: int = 3
 
 
 def _stream_video(video: VideoReader, recognizer: StreamingRecognizer,
-                  annotate_dir: str | Path | None) -> list[Prediction]:
+                  annotate_to: str | Path | None) -> list[Prediction]:
     """Push the frames streaming needs (`stream_indices`; every frame when annotating) in
     chunks of `DECODE_CHUNK`. Returns the step predictions."""
-    if annotate_dir is None:
+    if annotate_to is None:
         indices, copy = stream_indices(video, recognizer), None
     else:
-        indices, copy = np.arange(video.num_frames), AnnotatedCopy(video, annotate_dir)
+        indices, copy = np.arange(video.num_frames), AnnotatedCopy(video, annotate_to)
     preds = []
     with copy if copy is not None else nullcontext():
         for start in range(0, len(indices), DECODE_CHUNK):
@@ -282,12 +285,27 @@ def _segment_score(steps: list[Prediction], label: str | None, class_names: list
 
 # ---------------------------------------------------------------- annotated copies
 
-class AnnotatedCopy:
-    """`DIR/<stem>.labelled.mp4` (mp4v, the source fps), written under a temporary name
-    and renamed when complete; removed when the video fails part way."""
+def annotated_copy_paths(videos: list[Path], out_dir: str | Path) -> dict[str, Path]:
+    """Where each video's annotated copy goes: `DIR/<folder>/<stem>.labelled.mp4`, the
+    folder being the video's own relative to the folder that holds all of them, so that
+    `x/a.avi` and `y/a.avi` both keep theirs (`a.avi` and `a.mp4` of one folder:
+    `a.avi.labelled.mp4` and `a.mp4.labelled.mp4`)."""
+    if not videos:
+        return {}
+    folders = [Path(os.path.abspath(v)).parent for v in videos]
+    base = Path(os.path.commonpath(folders))
+    stems = Counter((folder, v.stem) for folder, v in zip(folders, videos))
+    return {str(v): Path(out_dir) / folder.relative_to(base) /
+            f"{v.stem if stems[folder, v.stem] == 1 else v.name}.labelled.mp4"
+            for folder, v in zip(folders, videos)}
 
-    def __init__(self, video: VideoReader, out_dir: str | Path):
-        self.target = Path(out_dir) / f"{Path(video.path).stem}.labelled.mp4"
+
+class AnnotatedCopy:
+    """An annotated copy of a video at `target` (mp4v, the source fps), written under a
+    temporary name and renamed when complete; removed when the video fails part way."""
+
+    def __init__(self, video: VideoReader, target: str | Path):
+        self.target = Path(target)
         self.tmp = self.target.with_name(f".{self.target.stem}.{os.getpid()}.tmp.mp4")
         self.size, self.fps = (video.width, video.height), video.fps
         self.writer = None
@@ -418,13 +436,15 @@ def run_label(bundle_path: str | Path, inputs: list[str], out: str | Path, cfg, 
     results.resume()
     todo = [v for v in videos if not results.is_done(v)]
     options = {"topk": min(topk, len(bundle.class_names)), "segments": segments,
-               "annotate_dir": annotate_dir, "reader": cfg.data.reader}
+               "reader": cfg.data.reader}
+    copies = annotated_copy_paths(videos, annotate_dir) if annotate_dir is not None else {}
     failed = {}
     for item, reason in misses.items():
         results.append(error_row(item, reason, segments))
         failed[item] = reason
-    rows = (_label_here(bundle, cfg, todo, options) if workers == 1
-            else _label_in_workers(bundle_path, cfg, todo, options, workers))
+    jobs = [(video, copies.get(str(video))) for video in todo]
+    rows = (_label_here(bundle, cfg, jobs, options) if workers == 1
+            else _label_in_workers(bundle_path, cfg, jobs, options, workers))
     labelled = 0
     try:
         for row in tqdm(rows, total=len(todo), disable=not progress, unit="video", desc="labelling"):
@@ -433,30 +453,32 @@ def run_label(bundle_path: str | Path, inputs: list[str], out: str | Path, cfg, 
                 failed[row["path"]] = row["error"]
             else:
                 labelled += 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:     # Ctrl-C, SIGTERM, SIGHUP (`signals`)
         rows.close()   # stops the workers now, not when the generator is collected
+        reason, code = ending(exc)
         print(format_summary(labelled, len(videos) - len(todo), failed, results.path))
-        print("interrupted: every row written is complete; run the same command again to resume")
-        return 130
+        print(f"{reason}: every row written is complete; run the same command again to resume")
+        return code
     print(format_summary(labelled, len(videos) - len(todo), failed, results.path))
     return 1 if failed else 0
 
 
-def _label_here(bundle: Bundle, cfg, videos: list[Path], options: dict) -> Iterator[dict]:
-    if not videos:
+def _label_here(bundle: Bundle, cfg, jobs: list[tuple[Path, Path | None]], options: dict) -> Iterator[dict]:
+    """Rows of `jobs` (video, where its annotated copy goes or None), in this process."""
+    if not jobs:
         return
     recognizer = build_recognizer(bundle, cfg)
-    for video in videos:
-        yield label_video(video, recognizer, **options)
+    for video, copy in jobs:
+        yield label_video(video, recognizer, annotate_to=copy, **options)
 
 
-def _label_in_workers(bundle_path: str | Path, cfg, videos: list[Path], options: dict,
+def _label_in_workers(bundle_path: str | Path, cfg, jobs: list[tuple[Path, Path | None]], options: dict,
                       workers: int) -> Iterator[dict]:
     """Rows as they complete, from `workers` spawned processes (one bundle each)."""
     context = multiprocessing.get_context("spawn")
     with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
                              initargs=(str(bundle_path), cfg, options)) as pool:
-        futures = {pool.submit(_label_in_worker, str(video)): video for video in videos}
+        futures = {pool.submit(_label_in_worker, str(video), copy): video for video, copy in jobs}
         try:
             for future in as_completed(futures):
                 try:
@@ -478,8 +500,8 @@ def _init_worker(bundle_path: str, cfg, options: dict) -> None:
     _WORKER["options"] = options
 
 
-def _label_in_worker(video: str) -> dict:
-    return label_video(video, _WORKER["recognizer"], **_WORKER["options"])
+def _label_in_worker(video: str, copy: Path | None) -> dict:
+    return label_video(video, _WORKER["recognizer"], annotate_to=copy, **_WORKER["options"])
 
 
 def format_summary(labelled: int, skipped: int, failed: dict[str, str], out: Path) -> str:

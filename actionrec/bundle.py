@@ -10,7 +10,6 @@ hyperparameters, class names and a training summary. No pickle anywhere: loading
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
+from .files import atomic_path
 from .backbone import Backbone, get_spec
 from .errors import BundleError
 from .model import LinearProbe, LSTMHead, MeanPoolBaseline
@@ -75,9 +75,8 @@ def save_bundle(path: str | Path, head: LSTMHead, baseline: MeanPoolBaseline | N
             tensors.update({f"{prefix}.{k}": v.detach().cpu().contiguous()
                             for k, v in module.state_dict().items()})
     meta = {"format_version": FORMAT_VERSION, **meta}
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    save_file(tensors, str(tmp), metadata={"actionrec": json.dumps(meta)})
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        save_file(tensors, str(tmp), metadata={"actionrec": json.dumps(meta)})
     return path
 
 

@@ -9,6 +9,7 @@ import warnings
 
 from .config import dump_config, load_config
 from .errors import ActionRecError
+from .signals import ending, stop_signals
 
 
 def add_config_args(p: argparse.ArgumentParser, default: str | None = "default") -> None:
@@ -112,11 +113,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     configure_logging()
     warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
-    try:
-        return run(args)
-    except ActionRecError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+    with stop_signals():
+        try:
+            return run(args)
+        except ActionRecError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt as exc:     # Ctrl-C, SIGTERM or SIGHUP outside live/record/label
+            reason, code = ending(exc)
+            print(f"{reason}: stopped; what was finished is kept (cache entries, checkpoints, bundles are only "
+                  f"written whole); run the same command again to resume", file=sys.stderr)
+            return code
 
 
 def run(args: argparse.Namespace) -> int:

@@ -7,11 +7,12 @@ Video-level scores are the mean of a video's clip probabilities (multi-clip test
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 import torch
+
+from .files import atomic_path, write_text_atomic
 
 
 def video_scores(clip_probs: torch.Tensor, clip_video: torch.Tensor, num_videos: int) -> torch.Tensor:
@@ -86,17 +87,11 @@ def plot_confusion(cm: np.ndarray, class_names: list[str], path: str | Path, tit
             ax.text(j, i, str(cm[i, j]), ha="center", va="center", fontsize=7,
                     color="white" if norm[i, j] > 0.5 else "black")
     fig.tight_layout()
-    tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.png")
-    fig.savefig(tmp, dpi=100)
+    with atomic_path(path, ".png") as tmp:
+        fig.savefig(tmp, dpi=100)
     plt.close(fig)
-    os.replace(tmp, path)
     return path
 
 
 def write_json(data: dict, path: str | Path) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, json.dumps(data, indent=2))

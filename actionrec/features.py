@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import queue
 import threading
 import time
@@ -29,6 +28,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
+from .files import atomic_path
 from .backbone import Backbone
 from .errors import VideoReadError
 from .motion import CHANNELS, FlowEncoder, FlowSpec
@@ -42,9 +42,8 @@ DECODE_BUDGET = 32 * 2**20    # ... and at most this many bytes of decoded frame
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
 
 
 class FeatureCache:
@@ -92,10 +91,8 @@ class FeatureCache:
         return np.load(self.entry(video), mmap_mode="r", allow_pickle=False)
 
     def save(self, video: str | Path, features: np.ndarray) -> None:
-        target = self.entry(video)
-        tmp = target.with_name(f".{target.stem}.{os.getpid()}.tmp.npy")
-        np.save(tmp, features.astype(np.float16), allow_pickle=False)
-        os.replace(tmp, target)
+        with atomic_path(self.entry(video), ".npy") as tmp:
+            np.save(tmp, features.astype(np.float16), allow_pickle=False)
 
 
 class TorchEncoder:
@@ -163,15 +160,12 @@ class OnnxEncoder:
         return self.sessions[(height, width)]
 
     def export(self, path: Path, height: int, width: int) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.stem}.{os.getpid()}.tmp.onnx")
         example = torch.zeros(2, height, width, 3, dtype=torch.uint8)
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), atomic_path(path, ".onnx") as tmp:
             warnings.simplefilter("ignore")
             torch.onnx.export(FramesModule(self.backbone), (example,), str(tmp), input_names=["frames"],
                               output_names=["features"], opset_version=17, dynamo=False,
                               dynamic_axes={"frames": {0: "n"}, "features": {0: "n"}})
-        os.replace(tmp, path)
 
     def open(self, path: Path):
         import onnxruntime as ort

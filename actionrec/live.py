@@ -10,27 +10,39 @@ Capture and drops
 Frames are read in their own thread (`capture_frames`) and handed to the loop through
 a `FrameBuffer` of `BUFFER_FRAMES` frames. Two modes:
 
-- dropping (cameras, stream URLs, and files with `realtime`): the source never waits.
+- dropping (cameras, live stream URLs, and files or URLs of known length with
+  `realtime`): the source never waits.
   A frame arriving at a full buffer pushes out the oldest one, and the loop takes the
   newest frame, dropping any older ones; both are counted in `frames_dropped`. When
   inference is slower than the source, the label is always about (nearly) the frame
   on screen, never about a backlog. A realtime file is paced at its own fps by the
   capture thread, so it behaves like a camera.
-- blocking (files without `realtime`, the default headless): the capture thread waits
+- blocking (files and URLs of known length without `realtime`, the default
+  headless): the capture thread waits
   for room and the loop takes frames in order, so every frame is handled: the run is
   deterministic (tests, offline annotation).
 
-Timestamps are media time `index / fps` for a file, and `time.monotonic()` at capture,
-counted from the first frame, for a camera or URL. A camera or URL that stops
-delivering frames is reopened `RETRIES` times, `RETRY_DELAY_S` apart, before the run
-ends with `ended = "source_lost"` (exit code 1); the end of a file is a normal end.
+Timestamps are media time `index / fps` for a file or a URL of known length, and
+`time.monotonic()` at capture, counted from the first frame, for a camera or a live URL.
+
+Ends and drops
+--------------
+The end of a file is a normal end (`ended = "end_of_stream"`, exit code 0), and so
+is the end of a URL that finishes (an HTTP file, a video-on-demand playlist): one
+whose length is known and has been read, or one that, reopened, starts again from
+the very frame it first gave (a finished stream replays; a live one never gives a
+bit-identical frame). A camera or URL that stops delivering frames otherwise is
+reopened, `RETRY_DELAY_S` apart; after `RETRIES` attempts over the run the run ends
+with `ended = "source_lost"` (exit code 1). A source that delivers frames for
+`HEALTHY_S` after coming back earns its attempts back.
 Whatever ends the run (end of stream, `q`/Esc, a closed window, `--max-frames`,
-Ctrl-C, a lost source), the recording is finished and renamed into place, and the
-stats are written.
+Ctrl-C, SIGTERM, SIGHUP, a lost source), the recording is finished and renamed into
+place, and the stats are written; the exit code says which (`EXIT_CODES`).
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -45,20 +57,24 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .bundle import Bundle, load_bundle
+from .files import write_text_atomic
+from .bundle import load_bundle
 from .errors import ActionRecError, ConfigError, VideoReadError
 from .overlay import draw_prediction
+from .signals import ending
 from .streaming import Prediction, StreamingRecognizer, build_recognizer
 from .video_io import OpenCVReader, check_video_file, opencv_frame_to_rgb
 
 log = logging.getLogger(__name__)
 
 BUFFER_FRAMES = 2          # frames between capture and inference
-RETRIES = 5                # reopen attempts when a camera/URL stops delivering frames
+RETRIES = 5                # reopen attempts over a run when a camera/URL stops delivering frames
 RETRY_DELAY_S = 0.5        # ... this far apart
+HEALTHY_S = 10.0           # a source delivering this long after coming back earns its attempts back
 CAMERA_FPS = 30.0          # recording rate for cameras and URLs
 WINDOW = "actionrec live"
 EXIT_CODES = {"end_of_stream": 0, "user_quit": 0, "max_frames": 0, "source_lost": 1, "interrupted": 130,
+              "terminated": 143, "hangup": 129,
               "error": 1}   # "error": the loop raised; the exception then gives the exit code
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 
@@ -96,12 +112,32 @@ class FrameSource:
         if self.kind == "file":
             check_video_file(self.spec)          # a missing file is named before the model loads
         self.fps = CAMERA_FPS
+        self.length = 0          # frames of a URL of known length (0: a live stream)
+        self.replayed = False    # reopened, the source gave its first frame again
         self._cap, self._reader = None, None
-        self._index, self._t0 = 0, None
+        self._index, self._t0, self._first = 0, None, None
 
     @property
     def is_live(self) -> bool:
+        """A camera or URL: reopened when it stops delivering."""
         return self.kind != "file"
+
+    @property
+    def finite(self) -> bool:
+        """A file or a URL of known length: read in full, timed by media time."""
+        return self.kind == "file" or self.length > 0
+
+    @property
+    def position(self) -> int:
+        """Frames read so far."""
+        return self._index
+
+    def finished(self) -> bool:
+        """Whether a failed read means the source has ended rather than dropped: a file;
+        a URL read to its known length (within 1%); a source that replayed."""
+        if self.kind == "file" or self.replayed:
+            return True
+        return self.length > 0 and self._index >= self.length - max(1, round(0.01 * self.length))
 
     def open(self) -> None:
         """Open the source; `VideoReadError` naming it when it cannot be opened."""
@@ -114,16 +150,31 @@ class FrameSource:
             cap.release()
             raise VideoReadError(self.name, "cannot open (no such device, or the stream does not answer)")
         self._cap = cap
+        if self.kind == "stream" and self._first is None:     # the first open: what the URL is
+            count, fps = cap.get(cv2.CAP_PROP_FRAME_COUNT), cap.get(cv2.CAP_PROP_FPS)
+            if count > 0 and fps > 0:
+                self.length, self.fps = int(count), float(fps)
 
-    def read(self) -> tuple[np.ndarray, float] | None:
+    def read(self, after_reopen: bool = False) -> tuple[np.ndarray, float] | None:
+        """The next frame; `after_reopen`: the first read after `reopen()`, None (and
+        `replayed` set) when a URL started again from its first frame."""
         if self.kind == "file":
             return self._read_file()
         ok, frame = self._cap.read() if self._cap is not None else (False, None)
         if not ok or frame is None:
             return None
+        if self.kind == "stream" and (self._first is None or after_reopen):
+            fingerprint = hashlib.blake2b(frame.tobytes(), digest_size=16).digest()
+            if self._first is None:
+                self._first = fingerprint
+            elif fingerprint == self._first:
+                self.replayed = True
+                return None
         now = time.monotonic()
         self._t0 = now if self._t0 is None else self._t0
-        return opencv_frame_to_rgb(frame, self.name), now - self._t0
+        self._index += 1
+        ts = (self._index - 1) / self.fps if self.length else now - self._t0
+        return opencv_frame_to_rgb(frame, self.name), ts
 
     def _read_file(self) -> tuple[np.ndarray, float] | None:
         if self._reader is None or self._index >= self._reader.num_frames:
@@ -225,19 +276,21 @@ class FrameBuffer:
 def capture_frames(source: FrameSource, buffer: FrameBuffer, pace: bool) -> None:
     """Read `source` into `buffer` until the source ends or the loop stops (its own
     thread). `pace`: hold each frame until its media time has passed (realtime file)."""
-    start = None
+    start, reopens = None, Reopens()
     try:
         while True:
             item = source.read()
-            if item is None and source.is_live:
-                item = recover(source, buffer)
-            if item is None and not source.is_live:
+            if item is None and not source.finished():
+                item = recover(source, buffer, reopens)
+            if item is None and source.finished():
+                ended_early(source)
                 buffer.finish("end_of_stream")
                 return
             if item is None:
                 buffer.finish("source_lost", f"{source.name}: stopped delivering frames; gave up "
                                              f"after {RETRIES} reopen attempts {RETRY_DELAY_S:g} s apart")
                 return
+            reopens.delivered()
             if pace:
                 start = start if start is not None else time.monotonic() - item[1]
                 time.sleep(max(0.0, start + item[1] - time.monotonic()))
@@ -247,19 +300,45 @@ def capture_frames(source: FrameSource, buffer: FrameBuffer, pace: bool) -> None
         buffer.finish("source_lost", f"{source.name}: capture failed: {type(exc).__name__}: {exc}")
 
 
-def recover(source: FrameSource, buffer: FrameBuffer) -> tuple[np.ndarray, float] | None:
-    """Reopen a camera/URL that stopped delivering: the first frame after it comes back,
-    or None after `RETRIES` attempts (or when the loop stops meanwhile)."""
-    for attempt in range(1, RETRIES + 1):
-        log.warning("%s: no frame; reopening (%d/%d)", source.name, attempt, RETRIES)
+class Reopens:
+    """Reopen attempts used over a run; a source that has delivered frames for `HEALTHY_S`
+    since it last came back earns them back."""
+
+    def __init__(self):
+        self.used, self.back_at = 0, None
+
+    def delivered(self) -> None:
+        if self.back_at is not None and time.monotonic() - self.back_at >= HEALTHY_S:
+            self.used, self.back_at = 0, None
+
+
+def recover(source: FrameSource, buffer: FrameBuffer, reopens: Reopens) -> tuple[np.ndarray, float] | None:
+    """Reopen a camera/URL that stopped delivering: the first frame after it comes back;
+    None when the attempts of the run are used up, the loop stops meanwhile, or the
+    source turns out to have ended (it replays from its first frame)."""
+    while reopens.used < RETRIES:
+        reopens.used += 1
+        log.warning("%s: no frame; reopening (%d/%d)", source.name, reopens.used, RETRIES)
         if buffer.wait_stopped(RETRY_DELAY_S):
             return None
         if source.reopen():
-            item = source.read()
+            item = source.read(after_reopen=True)
+            if source.replayed:
+                return None
             if item is not None:
                 log.warning("%s: back", source.name)
+                reopens.back_at = time.monotonic()
                 return item
     return None
+
+
+def ended_early(source: FrameSource) -> None:
+    """Say so when a URL of known length ended (replayed) before its length was read."""
+    if source.replayed:
+        log.info("%s: reopened, it started again from its first frame: the stream has ended", source.name)
+    if source.replayed and source.length and source.position < source.length - 1:
+        log.warning("%s: ended after %d of its %d frames (the connection dropped, and a URL "
+                    "reopened from its start is not replayed)", source.name, source.position, source.length)
 
 
 # ---------------------------------------------------------------- outputs
@@ -279,6 +358,8 @@ class LiveStats:
     stream_end: float = 0.0
     started: float | None = None
     finished: float | None = None
+    paused_s: float = 0.0                 # time spent paused, not counted in `fps`
+    paused_at: float | None = None
 
     def add_frame(self, end_ts: float) -> None:
         self.frames_processed += 1
@@ -296,10 +377,18 @@ class LiveStats:
         else:
             self.runs.append([pred.label, pred.timestamp, pred.score, 1])
 
+    def set_paused(self, paused: bool) -> None:
+        now = time.perf_counter()
+        if paused:
+            self.paused_at = now
+        elif self.paused_at is not None:
+            self.paused_s += now - self.paused_at
+            self.paused_at = None
+
     @property
     def fps(self) -> float:
-        """Loop frames per second, first frame to last."""
-        span = (self.finished or 0.0) - (self.started or 0.0)
+        """Loop frames per second, first frame to last, time paused left out."""
+        span = (self.finished or 0.0) - (self.started or 0.0) - self.paused_s
         return (self.frames_processed - 1) / span if self.frames_processed > 1 and span > 0 else 0.0
 
     def timeline(self) -> list[dict]:
@@ -318,12 +407,7 @@ class LiveStats:
 
 
 def write_json_atomic(path: str | Path, data: dict) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
-    os.replace(tmp, path)
-    return path
+    return write_text_atomic(path, json.dumps(data, indent=2) + "\n")
 
 
 class Recording:
@@ -424,7 +508,7 @@ class LiveLoop:
             self.pred = pred
             self.stats.add_step(pred)
         self.clock.append(time.perf_counter())
-        self.stats.add_frame(ts if self.source.is_live else ts + 1.0 / self.source.fps)
+        self.stats.add_frame(ts + 1.0 / self.source.fps if self.source.finite else ts)
         self.frame = frame
         self.screen = self.annotate()
         if self.recording is not None:
@@ -444,6 +528,7 @@ class LiveLoop:
         action = self.window.show(self.screen if fresh else None)
         if action == "pause" and self.frame is not None:
             self.paused = not self.paused
+            self.stats.set_paused(self.paused)
             self.clock.clear()
             self.window.show(self.annotate())
         if self.paused:
@@ -455,10 +540,10 @@ class LiveLoop:
 
 def start_capture(source: FrameSource, realtime: bool) -> tuple[FrameBuffer, threading.Thread]:
     """The buffer and the started capture thread: dropping for live sources and realtime
-    files (paced at their fps), blocking otherwise."""
-    buffer = FrameBuffer(BUFFER_FRAMES, drop=source.is_live or realtime)
+    files or URLs of known length (paced at their fps), blocking otherwise."""
+    buffer = FrameBuffer(BUFFER_FRAMES, drop=not source.finite or realtime)
     thread = threading.Thread(target=capture_frames, name="actionrec-capture", daemon=True,
-                              args=(source, buffer, realtime and not source.is_live))
+                              args=(source, buffer, realtime and source.finite))
     thread.start()
     return buffer, thread
 
@@ -467,7 +552,8 @@ def run_live(bundle_path: str | Path, source: str, cfg, headless: bool = False,
              output: str | Path | None = None, stats: str | Path | None = None,
              max_frames: int | None = None, realtime: bool | None = None) -> int:
     """Label `source` (webcam index, stream URL or video file) live; the exit code:
-    0 (end of file, quit, closed window, `max_frames`), 1 (source lost), 130 (Ctrl-C).
+    0 (end of file or stream, quit, closed window, `max_frames`), 1 (source lost),
+    130 (Ctrl-C), 143 (SIGTERM), 129 (SIGHUP).
 
     `realtime` (files only; None: on with a window, off headless) replays a file at its
     fps, dropping frames that inference cannot keep up with, as a camera would.
@@ -476,17 +562,18 @@ def run_live(bundle_path: str | Path, source: str, cfg, headless: bool = False,
     src = FrameSource(source)
     try:
         loop = prepare(bundle_path, src, cfg, headless, output, max_frames)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         src.release()
-        print("interrupted before the first frame", file=sys.stderr)
-        return EXIT_CODES["interrupted"]
+        reason, code = ending(exc)
+        print(f"{reason} before the first frame", file=sys.stderr)
+        return code
     realtime = (not headless) if realtime is None else realtime
     buffer, thread = start_capture(src, realtime)
     ended = "error"          # stays so only when the loop raises
     try:
         ended = loop.run(buffer)
-    except KeyboardInterrupt:
-        ended = "interrupted"
+    except KeyboardInterrupt as exc:     # Ctrl-C, SIGTERM, SIGHUP (`signals`)
+        ended = ending(exc)[0]
     finally:
         finish_run(loop, src, buffer, thread, ended, stats, realtime)
     return report(loop, buffer, ended, stats)
@@ -537,7 +624,7 @@ def finish_run(loop: LiveLoop, source: FrameSource, buffer: FrameBuffer, thread:
     output = loop.recording.finish() if loop.recording is not None else None
     if stats:
         data = loop.stats.to_dict(ended, buffer.dropped, source_fps=round(source.fps, 3),
-                                  realtime=realtime or source.is_live,
+                                  realtime=realtime or not source.finite,
                                   output=str(output) if output else None)
         write_json_atomic(stats, data)
 

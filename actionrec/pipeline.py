@@ -8,7 +8,6 @@ evaluate: bundle -> test split -> feature cache -> multi-clip scores -> metrics,
 from __future__ import annotations
 
 import logging
-import time
 import warnings
 from dataclasses import dataclass, replace
 from datetime import datetime

@@ -16,7 +16,7 @@ whose timestamps fall within `seconds` of its first frame.
 A take is kept in memory (frames larger than `max_side` are scaled down) and
 written, under a temporary name then renamed, only once complete. A take cut short
 (the source ends or is lost, frames stop arriving for more than `MAX_GAP_S`, `q`,
-Esc, Ctrl-C) is discarded: no half take ever lands in the dataset. Every saved
+Esc, Ctrl-C, SIGTERM, SIGHUP) is discarded: no half take ever lands in the dataset. Every saved
 take is also listed in `DATA/recordings.json` (`datasets.RECORDINGS_FILE`), which
 tells `actionrec train` to use the `personal` preset.
 """
@@ -40,6 +40,7 @@ from .config import RecordConfig
 from .errors import ConfigError
 from .live import (EXIT_CODES, FrameBuffer, FrameSource, Window, check_live_args, start_capture,
                    stop_capture, write_json_atomic)
+from .signals import REASONS, deferred, ending
 from .video_io import write_video
 
 log = logging.getLogger(__name__)
@@ -49,7 +50,8 @@ TAKE_SUFFIX = ".mp4"
 TAKE_CODEC = "mp4v"
 _LABEL = re.compile(r"[^\W_][\w-]*")
 _FONT = cv2.FONT_HERSHEY_SIMPLEX
-DISCARD_REASONS = {"interrupted": "interrupted (Ctrl-C)", "user_quit": "stopped (q/Esc)",
+DISCARD_REASONS = {"interrupted": "interrupted (Ctrl-C)", "terminated": "terminated (SIGTERM)",
+                   "hangup": "hung up (SIGHUP)", "user_quit": "stopped (q/Esc)",
                    "end_of_stream": "the source ended", "source_lost": "the source was lost"}
 REC_RED = (230, 30, 30)             # RGB: the recording dot, border and progress bar
 COUNTDOWN_YELLOW = (255, 200, 0)    # RGB: the countdown number and progress bar
@@ -155,17 +157,19 @@ class TakeRecorder:
 
     def save(self) -> None:
         """Write the take, at the frame rate its timestamps show (frames a slow loop
-        dropped do not speed it up)."""
+        dropped do not speed it up), and list it in the manifest: both whole, even when a
+        stop signal comes meanwhile (`signals.deferred`)."""
         take, path = self.take, self.take_path(self.take.number)
         fps = round(1 / take.spacing, 3) if take.spacing > 0 else 30.0
-        write_video(path, take.frames, fps, codec=TAKE_CODEC)
-        self.saved.append(path)
-        log.info("saved take %d/%d: %s (%d frames, %.1f s)", take.number, self.clips, path,
-                 len(take.frames), len(take.frames) / fps)
-        if self.on_saved is not None:
-            self.on_saved(list(self.saved))
-        self.take = None
-        self.phase = "done" if len(self.saved) >= self.clips else "countdown"
+        with deferred():
+            write_video(path, take.frames, fps, codec=TAKE_CODEC)
+            self.saved.append(path)
+            self.take = None
+            self.phase = "done" if len(self.saved) >= self.clips else "countdown"
+            log.info("saved take %d/%d: %s (%d frames, %.1f s)", take.number, self.clips, path,
+                     len(take.frames), len(take.frames) / fps)
+            if self.on_saved is not None:
+                self.on_saved(list(self.saved))
 
     def discard(self, reason: str) -> None:
         """Throw the take in progress away (nothing of it is on disk yet)."""
@@ -264,7 +268,8 @@ def run_record(source: str, data_dir: str | Path, label: str, plan: RecordConfig
                realtime: bool | None = None) -> int:
     """Record `plan.clips` takes of `label` from `source` into `data_dir`, each
     `plan.seconds` long after a `plan.countdown`; the exit code:
-    0 (every take recorded, or `q`/Esc), 1 (the source ended or was lost first), 130 (Ctrl-C).
+    0 (every take recorded, or `q`/Esc), 1 (the source ended or was lost first), 130 (Ctrl-C),
+    143 (SIGTERM), 129 (SIGHUP).
 
     `realtime` (files only; None: on with a window, off headless) replays a file at its
     fps, as a camera would deliver it.
@@ -280,10 +285,11 @@ def run_record(source: str, data_dir: str | Path, label: str, plan: RecordConfig
     started = datetime.now().isoformat(timespec="seconds")
     try:
         src.open()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as exc:
         src.release()
-        print("interrupted before the first frame", file=sys.stderr)
-        return EXIT_CODES["interrupted"]
+        reason, code = ending(exc)
+        print(f"{reason} before the first frame", file=sys.stderr)
+        return code
     recorder = TakeRecorder(class_dir, label, session, plan.clips, plan.seconds, plan.countdown, plan.max_side,
                             lambda takes: record_manifest(data_dir, label, session, takes, src.name,
                                                           plan.seconds, started))
@@ -297,8 +303,8 @@ def run_record(source: str, data_dir: str | Path, label: str, plan: RecordConfig
     ended = "error"          # stays so only when the loop raises
     try:
         ended = record_loop(recorder, buffer, window)
-    except KeyboardInterrupt:
-        ended = "interrupted"
+    except KeyboardInterrupt as exc:     # Ctrl-C, SIGTERM, SIGHUP (`signals`)
+        ended = ending(exc)[0]
     finally:
         stop_capture(src, buffer, thread, window)
         if recorder.phase == "recording":
@@ -331,10 +337,10 @@ def report(recorder: TakeRecorder, data_dir: Path, ended: str, buffer: FrameBuff
         print(f"recorded {done} takes of {recorder.label} (session s{recorder.session:02d}) in {where}")
     else:
         why = {"end_of_stream": "the source ended", "source_lost": buffer.message,
-               "user_quit": "you stopped", "interrupted": "interrupted"}.get(ended, ended)
+               "user_quit": "you stopped"}.get(ended, ended)
         print(f"{why} after {done} of {recorder.clips} takes of {recorder.label}; "
               f"the {done} saved take(s) are in {where}", file=sys.stderr)
     if data_dir.is_dir():
         print(f"dataset {data_dir}:\n" + "\n".join(dataset_summary(data_dir)))
         print(f"next: record more actions, then: actionrec train --data {data_dir} --out weights/mine.safetensors")
-    return {"done": 0, "user_quit": 0, "interrupted": EXIT_CODES["interrupted"]}.get(ended, 1)
+    return {"done": 0, "user_quit": 0}.get(ended, EXIT_CODES[ended] if ended in REASONS.values() else 1)

@@ -22,6 +22,7 @@ from typing import Callable, Iterator, Sequence
 import cv2
 import numpy as np
 
+from .files import write_text_atomic
 from .video_io import write_video  # noqa: F401  (tests and scripts import it from here)
 
 DEMO_CLASSES = ("grow", "shrink", "slide_left", "slide_right", "turn_clockwise", "turn_anticlockwise")
@@ -300,10 +301,7 @@ def _write_ucf_lists(root: Path, classes: list[str], groups: int, clips_per_grou
 
 
 def _write_text(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_text(text)
-    tmp.replace(path)
+    write_text_atomic(path, text)
 
 
 # ---------------------------------------------------------------- untrained bundles

@@ -24,7 +24,7 @@ from pathlib import Path
 import lightning as L
 import numpy as np
 import torch
-from lightning.pytorch.callbacks import EarlyStopping, ModelCheckpoint
+from lightning.pytorch.callbacks import Callback, EarlyStopping, ModelCheckpoint
 from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
@@ -242,7 +242,7 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     if resume is not None:
         log.info("resuming from %s", resume)
     start = time.perf_counter()
-    with head_threads(trainer):
+    with head_threads(trainer), interrupts_kept(trainer):
         trainer.fit(module, train_loader, val_loader, ckpt_path=resume, weights_only=True)
     seconds = time.perf_counter() - start
     best_epochs = None
@@ -263,6 +263,31 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     return FitResult(head, best, trainer.current_epoch, seconds, seen / seconds if seconds else 0.0,
                      checkpoint.best_model_path if checkpoint is not None else None,
                      str(resume) if resume is not None else None, best_epochs, float(head.fusion_weight))
+
+
+class _Interrupt(Callback):
+    """Keeps the interrupt (Ctrl-C, or `signals.Terminated`) that stopped `fit`."""
+
+    def __init__(self):
+        self.exception: KeyboardInterrupt | None = None
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        if isinstance(exception, KeyboardInterrupt):
+            self.exception = exception
+
+
+@contextmanager
+def interrupts_kept(trainer: L.Trainer):
+    """Lightning ends `fit` on an interrupt with `sys.exit(1)`; raise the interrupt itself
+    instead, so the command reports it (and its exit code: 130, 143, 129) like any other."""
+    watch = _Interrupt()
+    trainer.callbacks.append(watch)
+    try:
+        yield
+    except SystemExit:
+        if watch.exception is not None:
+            raise watch.exception from None
+        raise
 
 
 FUSION_WEIGHTS = [i / 10 for i in range(11)]

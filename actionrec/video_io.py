@@ -70,6 +70,7 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
+from .files import atomic_path
 from .errors import VideoReadError
 
 DEFAULT_FPS = 25.0
@@ -396,23 +397,21 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 25.
     half a video.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp{path.suffix}")
-    writer = None
-    try:
-        for frame in frames:
-            if writer is None:
-                h, w = frame.shape[:2]
-                writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*codec), fps, (w, h))
-                if not writer.isOpened():
-                    raise OSError(f"{path}: OpenCV cannot write codec {codec!r}")
-            writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
-    finally:
-        if writer is not None:
-            writer.release()
-    if writer is None:
-        raise ValueError(f"{path}: no frames to write")
-    tmp.replace(path)
+    with atomic_path(path, path.suffix) as tmp:
+        writer = None
+        try:
+            for frame in frames:
+                if writer is None:
+                    h, w = frame.shape[:2]
+                    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*codec), fps, (w, h))
+                    if not writer.isOpened():
+                        raise OSError(f"{path}: OpenCV cannot write codec {codec!r}")
+                writer.write(cv2.cvtColor(frame, cv2.COLOR_RGB2BGR))
+        finally:
+            if writer is not None:
+                writer.release()
+        if writer is None:
+            raise ValueError(f"{path}: no frames to write")
     return path
 
 

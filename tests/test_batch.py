@@ -266,3 +266,21 @@ def test_labels_with_a_motion_stream_equal_the_feature_cache_path(videos, motion
     topk = dict(read_jsonl(out)[0]["topk"])
     np.testing.assert_allclose([topk[c] for c in CLASSES], cached_video_probs(motion_bundle, videos / name),
                                atol=1e-4)
+
+
+def test_same_named_videos_of_different_folders_keep_both_annotated_copies(random_bundle, tmp_path):
+    rng = np.random.default_rng(1)
+    for folder, action in (("x", "grow"), ("y", "slide_left")):
+        write_video(tmp_path / "in" / folder / "a.avi", render_clip(action, rng, (64, 64), 20), 25.0)
+    annotated = tmp_path / "annotated"
+    code, _ = label(random_bundle, tmp_path / "in", "--out", tmp_path / "l.jsonl", "--annotate", annotated)
+    assert code == 0
+    copies = sorted(p.relative_to(annotated).as_posix() for p in annotated.rglob("*") if p.is_file())
+    assert copies == ["x/a.labelled.mp4", "y/a.labelled.mp4"]
+    def bottom(path):                          # below the label panel: the video itself
+        with open_video(path) as video:
+            return video.get_frames([10])[0][58:].astype(int)
+    x, y = bottom(tmp_path / "in" / "x" / "a.avi"), bottom(tmp_path / "in" / "y" / "a.avi")
+    assert np.abs(bottom(annotated / "x" / "a.labelled.mp4") - x).mean() < 10
+    assert np.abs(bottom(annotated / "y" / "a.labelled.mp4") - y).mean() < 10
+    assert np.abs(x - y).mean() > 20

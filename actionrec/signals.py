@@ -1,0 +1,95 @@
+"""Stop signals: SIGTERM and SIGHUP end a run the way Ctrl-C does.
+
+`timeout`, `docker stop`, systemd and job schedulers stop a process with SIGTERM; a
+closed terminal sends SIGHUP. Inside `stop_signals()` both raise `Terminated` in the
+main thread. `Terminated` is a `KeyboardInterrupt`, so every place that already
+finishes its work on Ctrl-C (the live recording, the stats, the results file, the
+take in progress) does the same for them. `ending(exc)` names the reason and the exit
+code a command returns: 130 for Ctrl-C, 143 for SIGTERM, 129 for SIGHUP (128 + the
+signal's number, as shells report a process killed by it).
+
+Only the first signal raises; later ones, while the run is finishing its outputs, are
+noted and ignored, so a second `docker stop` cannot cut the recording being closed.
+`deferred()` holds a signal back for a short critical section (a take being written)
+and raises it when the section ends.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from contextlib import contextmanager
+from typing import Iterator
+
+log = logging.getLogger(__name__)
+
+STOP_SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
+REASONS = {signal.SIGINT: "interrupted"} | {s: {"SIGTERM": "terminated", "SIGHUP": "hangup"}[s.name]
+                                             for s in STOP_SIGNALS}
+
+
+class Terminated(KeyboardInterrupt):
+    """A stop signal (SIGTERM, SIGHUP) received by the main thread."""
+
+    def __init__(self, signum: int):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def ending(exc: BaseException) -> tuple[str, int]:
+    """The reason a run ended on `exc` (a `KeyboardInterrupt`) and its exit code:
+    ("interrupted", 130), ("terminated", 143) or ("hangup", 129)."""
+    signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
+    return REASONS[signal.Signals(signum)], 128 + int(signum)
+
+
+class _State:
+    def __init__(self):
+        self.received: int | None = None   # the first stop signal
+        self.depth = 0                      # nesting of `deferred()`
+        self.pending: int | None = None
+
+
+_state = _State()
+
+
+def _handle(signum: int, _frame) -> None:
+    if _state.received is not None:
+        log.warning("%s received again while finishing; ignored", signal.Signals(signum).name)
+        return
+    _state.received = signum
+    if _state.depth:
+        _state.pending = signum
+        return
+    raise Terminated(signum)
+
+
+@contextmanager
+def stop_signals() -> Iterator[_State]:
+    """Within: SIGTERM and SIGHUP raise `Terminated` (main thread only; elsewhere a no-op).
+    The previous handlers come back on exit. Yields the state: `.received` is the signal."""
+    if threading.current_thread() is not threading.main_thread():
+        yield _state
+        return
+    previous = {s: signal.signal(s, _handle) for s in STOP_SIGNALS}
+    _state.received = _state.pending = None
+    try:
+        yield _state
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold a stop signal back until the block ends, then raise it (a short critical
+    section: a file that must be written whole)."""
+    _state.depth += 1
+    try:
+        yield
+    finally:
+        _state.depth -= 1
+        if not _state.depth and _state.pending is not None:
+            signum, _state.pending = _state.pending, None
+            raise Terminated(signum)
