@@ -53,6 +53,8 @@ RECIPES = {
     "flow_fast": ["motion.preset=fast"],
     "flow160": ["motion.size=160"],
     "fps12": ["sampling.fps=12"],
+    "fps4": ["sampling.fps=4"],
+    "steps32": ["sampling.clip_steps=32"],
     "no_balance": ["train.class_balance=false", "train.label_smoothing=0.0"],
     "small_head": ["head.hidden_size=128"],
 }
