@@ -30,9 +30,9 @@ from typing import Iterable, Iterator
 import cv2
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from .bundle import Bundle, load_bundle
+from .console import Progress, summary_block
 from .datasets import VIDEO_EXTENSIONS, _walk_videos
 from .errors import ActionRecError, VideoReadError
 from .overlay import draw_prediction
@@ -446,8 +446,10 @@ def run_label(bundle_path: str | Path, inputs: list[str], out: str | Path, cfg, 
     rows = (_label_here(bundle, cfg, jobs, options) if workers == 1
             else _label_in_workers(bundle_path, cfg, jobs, options, workers))
     labelled = 0
+    bar = Progress(len(todo), "labelling", "video", enabled=progress)
     try:
-        for row in tqdm(rows, total=len(todo), disable=not progress, unit="video", desc="labelling"):
+        for row in rows:
+            bar.update()
             results.append(row)
             if row["error"]:
                 failed[row["path"]] = row["error"]
@@ -455,11 +457,15 @@ def run_label(bundle_path: str | Path, inputs: list[str], out: str | Path, cfg, 
                 labelled += 1
     except KeyboardInterrupt as exc:     # Ctrl-C, SIGTERM, SIGHUP (`signals`)
         rows.close()   # stops the workers now, not when the generator is collected
+        bar.close()
         reason, code = ending(exc)
-        print(format_summary(labelled, len(videos) - len(todo), failed, results.path))
-        print(f"{reason}: every row written is complete; run the same command again to resume")
+        print(format_summary(labelled, len(videos) - len(todo), failed, results.path, f"label: {reason}",
+                             annotate_dir, "every row written is complete; the same command again resumes"))
         return code
-    print(format_summary(labelled, len(videos) - len(todo), failed, results.path))
+    bar.close()
+    print(format_summary(labelled, len(videos) - len(todo), failed, results.path, "label: done", annotate_dir,
+                         "fix or remove the failed videos; the same command again retries them" if failed
+                         else None))
     return 1 if failed else 0
 
 
@@ -504,8 +510,11 @@ def _label_in_worker(video: str, copy: Path | None) -> dict:
     return label_video(video, _WORKER["recognizer"], annotate_to=copy, **_WORKER["options"])
 
 
-def format_summary(labelled: int, skipped: int, failed: dict[str, str], out: Path) -> str:
-    """`labelled N, skipped (already done) M, failed F`, then one line per failed path."""
-    lines = [f"labelled {labelled}, skipped (already done) {skipped}, failed {len(failed)}: {out}"]
-    lines += [f"  failed: {path}: {reason}" for path, reason in failed.items()]
-    return "\n".join(lines)
+def format_summary(labelled: int, skipped: int, failed: dict[str, str], out: Path, title: str = "label: done",
+                   annotate_dir: str | Path | None = None, next_step: str | None = None) -> str:
+    """The summary block: `labelled N, skipped (already done) M, failed F`, one line per
+    failed path, where the results are, what to do next."""
+    return summary_block(title, [("videos", f"labelled {labelled}, skipped (already done) {skipped}, "
+                                            f"failed {len(failed)}"),
+                                 ("results", out), ("annotated", annotate_dir)], next_step,
+                         notes=[f"failed: {path}: {reason}" for path, reason in failed.items()])

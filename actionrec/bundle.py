@@ -17,9 +17,9 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
-from .files import atomic_path
 from .backbone import Backbone, get_spec
 from .errors import BundleError
+from .files import atomic_path
 from .model import LinearProbe, LSTMHead, MeanPoolBaseline
 from .motion import FlowSpec
 from .transforms import Preprocess

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+import time
 import warnings
 
 from .config import dump_config, load_config
+from .console import quiet_libraries, summary_block, verbose_requested
 from .errors import ActionRecError
 from .signals import ending, stop_signals
 
@@ -19,7 +21,10 @@ def add_config_args(p: argparse.ArgumentParser, default: str | None = "default")
     p.add_argument("--set", dest="overrides", action="append", default=[], metavar="SECTION.KEY=VALUE",
                    help="override one config value, e.g. --set train.lr=3e-4 (repeatable)")
     p.add_argument("--print-config", action="store_true", help="print the full config and exit")
-    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--quiet", action="store_true", help="no progress, only results, warnings and errors")
+    p.add_argument("--verbose", action="store_true",
+                   help="show everything, the libraries' own messages included (for bug reports; "
+                        "also ACTIONREC_LOG=debug)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -97,23 +102,25 @@ class StderrHandler(logging.StreamHandler):
         pass
 
 
-def configure_logging() -> None:
-    """Our progress messages, plain, on stderr; once per process."""
+def configure_logging(quiet: bool = False, verbose: bool = False) -> None:
+    """Our progress messages, plain, on stderr (warnings only when `quiet`, everything
+    when `verbose`)."""
     ours = logging.getLogger("actionrec")
+    ours.setLevel(logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO)
+    ours.propagate = False
     if any(isinstance(h, StderrHandler) for h in ours.handlers):
         return
     handler = StderrHandler()
     handler.setFormatter(logging.Formatter("%(message)s"))
     ours.addHandler(handler)
-    ours.setLevel(logging.INFO)
-    ours.propagate = False
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    configure_logging()
+    verbose = getattr(args, "verbose", False) or verbose_requested()
+    configure_logging(getattr(args, "quiet", False), verbose)
     warnings.formatwarning = lambda msg, cat, *a, **k: f"warning: {msg}\n"
-    with stop_signals():
+    with stop_signals(), quiet_libraries(verbose) as libraries:
         try:
             return run(args)
         except ActionRecError as exc:
@@ -124,6 +131,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{reason}: stopped; what was finished is kept (cache entries, checkpoints, bundles are only "
                   f"written whole); run the same command again to resume", file=sys.stderr)
             return code
+        except BaseException:                # a crash: keep what the libraries said, for the report
+            libraries["failed"] = True
+            raise
 
 
 def run(args: argparse.Namespace) -> int:
@@ -180,25 +190,37 @@ def default_preset(data: str) -> str:
 
 
 def run_train(args, cfg, progress: bool) -> int:
-    from .pipeline import train
+    from .pipeline import summary, train
+    start = time.perf_counter()
     result = train(args.data, cfg, args.out, progress)
-    print(f"bundle: {result.bundle}\nrun dir: {result.run_dir}")
+    test = result.test_metrics
+    if test is not None:
+        print(f"held-out test videos:\n{summary(test)}\n")
+    val = None
     if result.best_val_acc is not None:
-        print(f"best val accuracy: {result.best_val_acc:.3f} (order-blind baseline: {result.baseline_val_acc:.3f})")
-    if result.skipped:
-        print(f"skipped {len(result.skipped)} unreadable video(s): " + ", ".join(result.skipped))
-    if result.test_metrics is not None:
-        from .pipeline import summary
-        print(f"held-out test videos:\n{summary(result.test_metrics)}\nmetrics: {result.test_metrics['json']}")
-    print(f"next: actionrec live --bundle {result.bundle} --source 0")
+        val = f"{result.best_val_acc:.3f} (order-blind baseline {result.baseline_val_acc:.3f})"
+    print(summary_block("train: done", [
+        ("bundle", result.bundle), ("config", args.config), ("run dir", result.run_dir), ("best val top-1", val),
+        ("test top-1", f"{test['top1']:.3f}" if test is not None else None),
+        ("metrics", test["json"] if test is not None else None),
+        ("skipped", f"{len(result.skipped)} unreadable video(s)" if result.skipped else None),
+        ("time", f"{time.perf_counter() - start:.0f} s")],
+        f"actionrec live --bundle {result.bundle} --source 0   (or evaluate --bundle {result.bundle} --data ...)",
+        notes=[f"skipped: {path}: {reason}" for path, reason in result.skipped.items()]))
     return 0
 
 
 def run_evaluate(args, cfg, progress: bool) -> int:
     from .pipeline import evaluate, summary
     metrics = evaluate(args.bundle, args.data, cfg, args.fold, args.json, progress=progress)
-    print(summary(metrics))
-    print(f"metrics: {metrics['json']}\nconfusion matrix: {metrics['confusion_png']}")
+    print(summary(metrics) + "\n")
+    print(summary_block("evaluate: done", [
+        ("videos", metrics["num_videos"]),
+        ("top-1", f"{metrics['top1']:.3f} (mean class {metrics['mean_class_acc']:.3f})"),
+        ("order-blind", f"baseline {metrics['baseline_top1']:.3f}" if metrics.get("baseline_top1") is not None
+         else None),
+        ("metrics", metrics["json"]), ("confusion", metrics["confusion_png"])],
+        f"actionrec label --bundle {args.bundle} VIDEOS_OR_FOLDERS --out labels.csv"))
     return 0
 
 

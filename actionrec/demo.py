@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 from .config import Config
+from .console import summary_block
 from .pipeline import evaluate, summary, train
 from .synthetic import make_ucf_dataset
 
@@ -48,11 +49,13 @@ def run_demo(cfg: Config, workdir: str | Path = "runs/demo", progress: bool = Tr
     print("\n" + pair_table(metrics))
     extraction = (f"{result.extraction_fps:.1f} frames/s" if result.extraction_fps
                   else "reused from the cache")
-    print(f"\nfeature extraction: {extraction}; "
-          f"head training: {result.train_clips_per_second:.0f} clips/s from the cache")
-    print(f"bundle:    {result.bundle}\nmetrics:   {metrics['json']}\n"
-          f"confusion: {metrics['confusion_png']}\nlogs:      {result.run_dir}")
-    print(f"demo wall time: {seconds:.0f} s")
+    print("\n" + summary_block("demo: done", [
+        ("test top-1", f"{metrics['top1']:.3f} (order-blind baseline {metrics.get('baseline_top1') or 0:.3f})"),
+        ("feature extraction", extraction),
+        ("head training", f"{result.train_clips_per_second:.0f} clips/s from the cache"),
+        ("bundle", result.bundle), ("metrics", metrics["json"]), ("confusion", metrics["confusion_png"]),
+        ("logs", result.run_dir), ("wall time", f"{seconds:.0f} s")],
+        f"actionrec live --bundle {result.bundle} --source 0   (or a video file)"))
     metrics["wall_seconds"] = seconds
     metrics["extraction_fps"] = result.extraction_fps
     metrics["train_clips_per_second"] = result.train_clips_per_second

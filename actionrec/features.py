@@ -28,9 +28,9 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 import torch
 
-from .files import atomic_path
 from .backbone import Backbone
 from .errors import VideoReadError
+from .files import atomic_path
 from .motion import CHANNELS, FlowEncoder, FlowSpec
 from .sampling import timeline_indices
 from .transforms import Preprocess

@@ -57,9 +57,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .files import write_text_atomic
 from .bundle import load_bundle
+from .console import summary_block
 from .errors import ActionRecError, ConfigError, VideoReadError
+from .files import write_text_atomic
 from .overlay import draw_prediction
 from .signals import ending
 from .streaming import Prediction, StreamingRecognizer, build_recognizer
@@ -630,12 +631,16 @@ def finish_run(loop: LiveLoop, source: FrameSource, buffer: FrameBuffer, thread:
 
 
 def report(loop: LiveLoop, buffer: FrameBuffer, ended: str, stats: str | Path | None) -> int:
-    """One summary line (and the reason a lost source was given up) on stderr; the exit code."""
+    """The reason a lost source was given up (stderr), the summary block; the exit code."""
     s = loop.stats
     if ended == "source_lost":
         print(f"error: {buffer.message}", file=sys.stderr)
-    log.info("live %s: %s after %d frames (%d dropped), %d steps, %.1f fps%s%s", s.source, ended,
-             s.frames_processed, buffer.dropped, s.steps, s.fps,
-             f"; video: {loop.recording.path}" if loop.recording and loop.recording.frames else "",
-             f"; stats: {stats}" if stats else "")
+    lat = s.to_dict(ended, buffer.dropped)
+    print(summary_block(f"live: {ended.replace('_', ' ')}", [
+        ("source", s.source),
+        ("frames", f"{s.frames_processed} handled, {buffer.dropped} dropped; {s.steps} steps; {s.fps:.1f} fps"),
+        ("latency", f"p50 {lat['latency_ms_p50']} ms, p95 {lat['latency_ms_p95']} ms" if s.steps else None),
+        ("last label", s.runs[-1][0] if s.runs else None),
+        ("video", loop.recording.path if loop.recording and loop.recording.frames else None),
+        ("stats", stats)]))
     return EXIT_CODES[ended]

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm import tqdm
 
 from .backbone import Backbone, get_spec
 from .bundle import Bundle, load_bundle, save_bundle
+from .console import Progress
 from .config import Config, dump_config
 from .datasets import (DatasetSplit, VideoItem, groups_per_class, load_dataset, regroup_similar,
                        split_train_val)
@@ -89,9 +89,8 @@ class FeatureSource:
                progress: bool = True) -> tuple[list[VideoItem], ExtractionReport]:
         """Extract what is missing; return the items whose features exist, and the
         extraction report. Unreadable videos are skipped with one warning that lists them."""
-        bar = tqdm(total=len(items), desc=f"features ({what})", unit="video", disable=not progress)
-        report = self.extractor.run([i.path for i in items], self.cache, bar.update)
-        bar.close()
+        with Progress(len(items), f"features ({what})", "video", enabled=progress) as bar:
+            report = self.extractor.run([i.path for i in items], self.cache, bar.update)
         if report.extracted:
             log.info("%s: extracted %d videos, %d frames at %.1f frames/s (%d reused)", what,
                      len(report.extracted), report.frames, report.frames_per_second, len(report.reused))

@@ -37,6 +37,7 @@ import numpy as np
 
 from .datasets import RECORDINGS_FILE, VIDEO_EXTENSIONS, group_of
 from .config import RecordConfig
+from .console import summary_block
 from .errors import ConfigError
 from .live import (EXIT_CODES, FrameBuffer, FrameSource, Window, check_live_args, start_capture,
                    stop_capture, write_json_atomic)
@@ -258,7 +259,7 @@ def dataset_summary(data_dir: Path) -> list[str]:
         takes = [p for p in class_dir.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS
                  and not p.name.startswith(".")]
         sessions = {group_of(p, class_dir) for p in takes}
-        lines.append(f"  {class_dir.name}: {len(takes)} takes, {len(sessions)} session(s)")
+        lines.append(f"{class_dir.name}: {len(takes)} takes, {len(sessions)} session(s)")
     return lines
 
 
@@ -333,14 +334,15 @@ def report(recorder: TakeRecorder, data_dir: Path, ended: str, buffer: FrameBuff
     """Say what was recorded, what was lost and what to do next; the exit code."""
     done = len(recorder.saved)
     where = recorder.class_dir
-    if ended == "done":
-        print(f"recorded {done} takes of {recorder.label} (session s{recorder.session:02d}) in {where}")
-    else:
+    if ended != "done":
         why = {"end_of_stream": "the source ended", "source_lost": buffer.message,
                "user_quit": "you stopped"}.get(ended, ended)
         print(f"{why} after {done} of {recorder.clips} takes of {recorder.label}; "
               f"the {done} saved take(s) are in {where}", file=sys.stderr)
-    if data_dir.is_dir():
-        print(f"dataset {data_dir}:\n" + "\n".join(dataset_summary(data_dir)))
-        print(f"next: record more actions, then: actionrec train --data {data_dir} --out weights/mine.safetensors")
+    print(summary_block(f"record: {'done' if ended == 'done' else ended.replace('_', ' ')}", [
+        ("takes", f"{done} of {recorder.clips} of {recorder.label} (session s{recorder.session:02d})"),
+        ("discarded", len(recorder.discarded) or None), ("saved in", where),
+        ("dataset", data_dir if data_dir.is_dir() else None)],
+        f"record more actions, then: actionrec train --data {data_dir} --out weights/mine.safetensors",
+        notes=dataset_summary(data_dir) if data_dir.is_dir() else []))
     return {"done": 0, "user_quit": 0}.get(ended, EXIT_CODES[ended] if ended in REASONS.values() else 1)

@@ -29,6 +29,7 @@ from torch.nn import functional as F
 from torch.utils.data import DataLoader, Dataset
 
 from .config import Config
+from .console import epoch_callback, interactive
 from .datasets import VideoItem
 from .errors import ConfigError
 from .features import FeatureCache
@@ -173,8 +174,11 @@ def make_loggers(cfg: Config, run_dir: Path, resuming: bool = False) -> list:
     if mode is not None:
         from lightning.pytorch.loggers import WandbLogger
         os.environ.setdefault("WANDB_SILENT", "true")
-        loggers.append(WandbLogger(project=cfg.logging.project, save_dir=str(run_dir), mode=mode,
-                                   name=run_dir.name, config=cfg.to_dict()))
+        wandb_logger = WandbLogger(project=cfg.logging.project, save_dir=str(run_dir), mode=mode,
+                                   name=run_dir.name, config=cfg.to_dict())
+        # Lightning always passes `anonymous`, which wandb >= 0.19 warns has no effect
+        wandb_logger._wandb_init.pop("anonymous", None)
+        loggers.append(wandb_logger)
     return loggers
 
 
@@ -230,11 +234,14 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
                         weights, t.label_smoothing)
     module.head.set_standardization(*feature_statistics(train_items, cache))
     callbacks, checkpoint = make_callbacks(run_dir, val_loader is not None, t.early_stop_patience)
+    bar = cfg.logging.progress_bar and interactive()     # a pipe, a file or CI: one line per epoch
+    if cfg.logging.progress_bar and not bar:
+        callbacks.append(epoch_callback())
     resume = resume_checkpoint(run_dir, module) if t.resume else None
     trainer = L.Trainer(max_epochs=t.epochs, accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
                         gradient_clip_val=t.grad_clip, callbacks=callbacks,
                         logger=make_loggers(cfg, run_dir, resuming=resume is not None),
-                        enable_progress_bar=cfg.logging.progress_bar, enable_model_summary=False,
+                        enable_progress_bar=bar, enable_model_summary=False,
                         default_root_dir=run_dir, log_every_n_steps=1, deterministic=False)
     log.info("training the head: %s, %d device(s), %d train / %d val videos",
              type(trainer.accelerator).__name__.removesuffix("Accelerator"), trainer.num_devices,

@@ -70,8 +70,8 @@ from typing import Iterable, Sequence
 import cv2
 import numpy as np
 
-from .files import atomic_path
 from .errors import VideoReadError
+from .files import atomic_path
 
 DEFAULT_FPS = 25.0
 """Frame rate assumed when the container reports none (0 or NaN) or an implausible one."""

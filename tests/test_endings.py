@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import http.server
 import json
+import re
 import signal
 import subprocess
 import sys
@@ -108,7 +109,7 @@ def test_sigterm_mid_label_keeps_whole_rows_and_no_half_annotated_copy(random_bu
     proc.send_signal(signal.SIGTERM)
     stdout, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err
-    assert "terminated: every row written is complete" in stdout
+    assert "== label: terminated ==" in stdout and "every row written is complete" in stdout
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert 2 <= len(rows) < 16 and all(row["error"] is None for row in rows)
     copies = sorted(p.name for p in annotated.iterdir())
@@ -162,10 +163,11 @@ def test_a_finite_url_ends_by_itself_having_handled_each_frame_once(random_bundl
     stats = root / "stats.json"
     proc = cli("live", "--bundle", random_bundle, "--source", f"{url}/clip.mp4", "--headless",
                "--stats", stats, "--set", "logging.wandb=disabled")
-    _, err = proc.communicate(timeout=120)
+    out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     data = json.loads(stats.read_text())
     assert data["ended"] == "end_of_stream" and "reopening" not in err
+    assert "== live: end of stream ==" in out and re.search(r"^frames:\s+60 handled, 0 dropped", out, re.M)
     assert data["frames_processed"] == 60 and data["frames_dropped"] == 0
     assert data["timeline"][-1]["end"] == pytest.approx(60 / FPS)
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -264,7 +265,7 @@ def test_record_three_actions_and_none_train_and_go_live(tmp_path, capsys):
                  "--set", "logging.wandb=disabled"])
     out, err = capsys.readouterr()
     assert code == 0
-    assert "config: personal" in err and "held-out test videos" in out
+    assert re.search(r"^config:\s+personal$", out, re.M) and "held-out test videos" in out
     bundle = load_bundle(bundle_path)
     assert bundle.class_names == sorted((*ACTIONS, "none")) and bundle.background_class == "none"
     assert bundle.meta["data"]["single_group"] == "videos"
