@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 import time
@@ -11,6 +12,7 @@ import warnings
 from .config import dump_config, load_config
 from .console import quiet_libraries, summary_block, verbose_requested
 from .errors import ActionRecError
+from .formats import FORMATS
 from .signals import ending, stop_signals
 
 
@@ -27,13 +29,19 @@ def add_config_args(p: argparse.ArgumentParser, default: str | None = "default")
                         "also ACTIONREC_LOG=debug)")
 
 
+def add_format_arg(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--format", choices=FORMATS, help="the dataset's format (default: data.format, auto: detected)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="actionrec", description="Recognise human actions in video.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     p = sub.add_parser("train", help="train a head on a UCF101-style dataset and write a bundle")
-    p.add_argument("--data", required=True, help="dataset root (UCF101, train/test folders, or list files)")
-    p.add_argument("--fold", type=int, help="UCF101 split fold 1-3")
+    p.add_argument("--data", required=True, help="dataset root or annotation file (UCF101, HMDB51, "
+                   "Kinetics CSV, Something-Something JSON, time segments, folders, list files)")
+    p.add_argument("--fold", type=int, help="UCF101 or HMDB51 split 1-3")
+    add_format_arg(p)
     p.add_argument("--epochs", type=int, help="maximum epochs")
     p.add_argument("--out", required=True, help="bundle to write, e.g. weights/my.safetensors")
     add_config_args(p, default=None)
@@ -42,7 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--bundle", required=True)
     p.add_argument("--data", required=True)
     p.add_argument("--fold", type=int)
+    add_format_arg(p)
     p.add_argument("--json", help="write the metrics here (default: runs/eval-*/metrics.json)")
+    add_config_args(p)
+
+    p = sub.add_parser("datasets", help="what a dataset holds: `actionrec datasets inspect --data X`")
+    p.add_argument("action", choices=["inspect"])
+    p.add_argument("--data", required=True, help="dataset root or annotation file")
+    p.add_argument("--fold", type=int, help="UCF101 or HMDB51 split 1-3")
+    add_format_arg(p)
+    p.add_argument("--json", action="store_true", help="print the report as JSON")
     add_config_args(p)
 
     p = sub.add_parser("demo", help="generate a small dataset, train, evaluate: the whole job")
@@ -144,6 +161,8 @@ def run(args: argparse.Namespace) -> int:
     overrides = list(args.overrides)
     if getattr(args, "fold", None):
         overrides.append(f"data.fold={args.fold}")
+    if getattr(args, "format", None):
+        overrides.append(f"data.format={args.format}")
     if getattr(args, "epochs", None):
         overrides.append(f"train.epochs={args.epochs}")
     for key in ("clips", "seconds", "countdown"):       # record's flags
@@ -159,6 +178,11 @@ def run(args: argparse.Namespace) -> int:
     cfg.logging.progress_bar = cfg.logging.progress_bar and progress
     if args.command == "train":
         return run_train(args, cfg, progress)
+    if args.command == "datasets":
+        from .dataset_report import format_report, inspect_dataset
+        report = inspect_dataset(args.data, cfg, progress and not args.json)
+        print(json.dumps(report, indent=2) if args.json else format_report(report))
+        return 0
     if args.command == "evaluate":
         return run_evaluate(args, cfg, progress)
     if args.command == "live":

@@ -20,6 +20,7 @@ CONFIG_DIR = Path(__file__).resolve().parent.parent / "configs"
 
 @dataclass
 class DataConfig:
+    format: str = "auto"   # auto | ucf101 | folders | list | hmdb51 | kinetics | ssv2 | segments
     fold: int = 1
     val_fraction: float = 0.15
     test_fraction: float = 0.25

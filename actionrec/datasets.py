@@ -1,6 +1,8 @@
 """Dataset layouts and splits -> lists of `VideoItem`s. No video is decoded here.
 
-`load_dataset(root)` recognises these layouts, tried in this order:
+`load_dataset(root)` first tries the family formats of `formats.py` (HMDB51,
+Kinetics-style CSV, Something-Something v2 JSON, time segments), then recognises
+these layouts, in this order (`fmt` names one instead):
 
 1. `root` is a file: one list file of `path label` lines, split by group
    (layout "list").
@@ -35,10 +37,12 @@ from typing import Sequence
 import numpy as np
 
 from .errors import ConfigError, DatasetError
+from .formats import FORMATS, detect_format, load_family
 
 VIDEO_EXTENSIONS = (".avi", ".mp4", ".mkv", ".mov", ".webm", ".m4v", ".mpg", ".mpeg")
 UCF_SPLIT_DIR = "ucfTrainTestlist"
 LAYOUTS = ("ucf101", "folders", "list")
+FAMILY = ("hmdb51", "kinetics", "ssv2", "segments")   # `formats.py`
 RECORDINGS_FILE = "recordings.json"   # written by `actionrec record`: a personal dataset
 SINGLE_GROUP_POLICIES = ("train", "videos")
 
@@ -53,11 +57,20 @@ _SHOW = 5  # how many offending entries an error message lists
 
 @dataclass(frozen=True)
 class VideoItem:
-    """One labelled video. `path` is absolute and resolved; `label` indexes `class_names`."""
+    """One labelled video, or a segment of one. `path` is absolute and resolved; `label`
+    indexes `class_names`; `start` and `end` (seconds) cut a segment out of the video's
+    timeline (None: the whole video)."""
 
     path: Path
     label: int
     group: str
+    start: float | None = None
+    end: float | None = None
+
+    @property
+    def name(self) -> str:
+        """How messages and results call it: the path, with the segment's times."""
+        return str(self.path) if self.start is None else f"{self.path}@{self.start:g}-{self.end:g}s"
 
 
 @dataclass
@@ -85,8 +98,10 @@ class DatasetSplit:
 
 def load_dataset(root: str | Path, fold: int = 1, val_fraction: float = 0.15,
                  test_fraction: float = 0.25, seed: int = 0,
-                 allow_outside_root: bool = False, single_group: str = "train") -> DatasetSplit:
-    """Find the layout of `root` (see the module docstring) and return its split.
+                 allow_outside_root: bool = False, single_group: str = "train",
+                 fmt: str = "auto") -> DatasetSplit:
+    """Find the layout of `root` (see the module docstring; `fmt` names it instead, or
+    one of the family formats of `formats.py`, which are detected first) and return its split.
 
     `fold` picks the UCF101 split (1..3). `val_fraction` and `test_fraction` are
     fractions of each class's groups, used only where the layout has no such split.
@@ -101,13 +116,22 @@ def load_dataset(root: str | Path, fold: int = 1, val_fraction: float = 0.15,
     root = Path(os.path.abspath(Path(root).expanduser()))
     if not root.exists():
         raise DatasetError(f"{root}: dataset root does not exist")
-    if root.is_file():
+    if fmt not in FORMATS:
+        raise ConfigError(f"data.format={fmt!r} is not one of {', '.join(FORMATS)}")
+    family = detect_format(root) if fmt == "auto" else fmt if fmt in FAMILY else None
+    if family is not None:
+        split = load_family(family, root, fold, val_fraction, test_fraction, seed)
+    elif root.is_file():
         split = _load_single_list(root, val_fraction, test_fraction, seed, allow_outside_root, single_group)
-    elif (root / "train.txt").exists() or (root / "test.txt").exists():
+    elif fmt == "ucf101" and (split_dir := _find_ucf_split_dir(root)) is None:
+        raise DatasetError(f"{root}: no {UCF_SPLIT_DIR}/ here or beside it (--format ucf101)")
+    elif fmt == "ucf101":
+        split = _load_ucf101(root, split_dir, fold, val_fraction, seed, allow_outside_root, single_group)
+    elif fmt != "folders" and ((root / "train.txt").exists() or (root / "test.txt").exists()):
         split = _load_list_dir(root, val_fraction, seed, allow_outside_root, single_group)
-    elif (root / "train").is_dir():
+    elif fmt != "list" and (root / "train").is_dir():
         split = _load_split_folders(root, val_fraction, seed, single_group)
-    elif (split_dir := _find_ucf_split_dir(root)) is not None:
+    elif fmt == "auto" and (split_dir := _find_ucf_split_dir(root)) is not None:
         split = _load_ucf101(root, split_dir, fold, val_fraction, seed, allow_outside_root, single_group)
     else:
         split = _load_class_folders(root, val_fraction, test_fraction, seed, single_group)
@@ -285,7 +309,7 @@ def _partition(items: Sequence[VideoItem], assignment: dict):
 
 def _check_disjoint(split: DatasetSplit) -> None:
     names = ("train", "val", "test")
-    paths = {name: {item.path for item in getattr(split, name)} for name in names}
+    paths = {name: {item.name for item in getattr(split, name)} for name in names}
     for i, a in enumerate(names):
         for b in names[i + 1:]:
             shared = sorted(paths[a] & paths[b])

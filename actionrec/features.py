@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import queue
 import threading
 import time
@@ -89,6 +90,14 @@ class FeatureCache:
     def load(self, video: str | Path) -> np.ndarray:
         """`(N, S, D)` float16, memory-mapped (cheap to open, read on demand)."""
         return np.load(self.entry(video), mmap_mode="r", allow_pickle=False)
+
+    def load_item(self, item) -> np.ndarray:
+        """A `datasets.VideoItem`'s features: its video's, or for a segment the steps of
+        its video's timeline within `[start, end)` (`segment_steps`)."""
+        feats = self.load(item.path)
+        if item.start is None:
+            return feats
+        return feats[segment_steps(len(feats), self.key["sample_fps"], item.start, item.end)]
 
     def save(self, video: str | Path, features: np.ndarray) -> None:
         with atomic_path(self.entry(video), ".npy") as tmp:
@@ -370,6 +379,14 @@ def _put(out: queue.Queue, item, stop: threading.Event) -> bool:
 def join_streams(appearance: np.ndarray, motion: np.ndarray | None) -> np.ndarray:
     """`(n, S, D)` backbone features and `(n, S, C)` motion features -> `(n, S, D + C)`."""
     return appearance if motion is None else np.concatenate([appearance, motion], axis=-1)
+
+
+def segment_steps(num_steps: int, sample_fps: float, start: float, end: float) -> slice:
+    """The timeline steps (step k at `k / sample_fps` s) of a segment `[start, end)` s of a
+    video with `num_steps` steps; at least one (the step nearest `start`)."""
+    first = min(max(0, math.ceil(start * sample_fps - 1e-6)), num_steps - 1)
+    stop = min(num_steps, math.ceil(end * sample_fps - 1e-6))
+    return slice(first, max(stop, first + 1))
 
 
 def cache_key(backbone: Backbone, preprocess: Preprocess, sample_fps: float,

@@ -89,8 +89,9 @@ class FeatureSource:
                progress: bool = True) -> tuple[list[VideoItem], ExtractionReport]:
         """Extract what is missing; return the items whose features exist, and the
         extraction report. Unreadable videos are skipped with one warning that lists them."""
-        with Progress(len(items), f"features ({what})", "video", enabled=progress) as bar:
-            report = self.extractor.run([i.path for i in items], self.cache, bar.update)
+        videos = list(dict.fromkeys(i.path for i in items))     # a video's segments: extracted once
+        with Progress(len(videos), f"features ({what})", "video", enabled=progress) as bar:
+            report = self.extractor.run(videos, self.cache, bar.update)
         if report.extracted:
             log.info("%s: extracted %d videos, %d frames at %.1f frames/s (%d reused)", what,
                      len(report.extracted), report.frames, report.frames_per_second, len(report.reused))
@@ -115,7 +116,7 @@ def load_split(data_root: str | Path, cfg: Config) -> DatasetSplit:
     d = cfg.data
     return load_dataset(data_root, fold=d.fold, val_fraction=d.val_fraction,
                         test_fraction=d.test_fraction, seed=d.split_seed,
-                        allow_outside_root=d.allow_outside_root, single_group=d.single_group)
+                        allow_outside_root=d.allow_outside_root, single_group=d.single_group, fmt=d.format)
 
 
 @dataclass
@@ -172,7 +173,7 @@ def split_by_recording(train_items: list[VideoItem], val_items: list[VideoItem],
     that joined any. Logs the groups of each class and warns about classes with fewer
     than 3 (too few to hold any out honestly)."""
     items = train_items + val_items
-    descriptors = np.stack([appearance_descriptor(cache.load(i.path)) for i in items])
+    descriptors = np.stack([appearance_descriptor(cache.load_item(i)) for i in items])
     d = cfg.data
     grouped = regroup_similar(items, descriptors, d.duplicate_similarity)
     counts = groups_per_class(grouped, split.class_names)
@@ -223,7 +224,7 @@ def trained_step_spacing(cfg: Config, cache: FeatureCache, items: list[VideoItem
     s = cfg.sampling
     if s.train_mode == "strided":
         return s.stride
-    lengths = sorted(len(cache.load(i.path)) for i in items)
+    lengths = sorted(len(cache.load_item(i)) for i in items)
     mean_span = (1 + cfg.train.min_time_span) / 2
     return max(1, round(lengths[len(lengths) // 2] * mean_span / s.clip_steps))
 

@@ -62,7 +62,7 @@ class TrainClips(Dataset):
 
     def __getitem__(self, i: int):
         item = self.items[i % len(self.items)]
-        feats = self.cache.load(item.path)
+        feats = self.cache.load_item(item)
         rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ())))
         idx = train_clip(len(feats), self.clip_steps, self.mode, rng, self.stride, self.min_span)
         return torch.from_numpy(np.asarray(feats[idx], dtype=np.float32)), item.label
@@ -75,7 +75,7 @@ class EvalClips(Dataset):
                  num_clips: int, stride: int = 1):
         self.items, self.cache = items, cache
         self.clips = [(v, clip) for v, item in enumerate(items)
-                      for clip in eval_clips(len(cache.load(item.path)), clip_steps, mode,
+                      for clip in eval_clips(len(cache.load_item(item)), clip_steps, mode,
                                              num_clips, stride)]
 
     def __len__(self) -> int:
@@ -83,7 +83,7 @@ class EvalClips(Dataset):
 
     def __getitem__(self, i: int):
         video, idx = self.clips[i]
-        feats = self.cache.load(self.items[video].path)
+        feats = self.cache.load_item(self.items[video])
         return torch.from_numpy(np.asarray(feats[idx], dtype=np.float32)), self.items[video].label, video
 
 
@@ -344,7 +344,7 @@ def feature_statistics(items: list[VideoItem], cache: FeatureCache) -> tuple[tor
     each video weighted alike (a long video does not set the scale)."""
     sums, squares = None, None
     for item in items:
-        feats = np.asarray(cache.load(item.path), dtype=np.float64)
+        feats = np.asarray(cache.load_item(item), dtype=np.float64)
         flat = feats.reshape(-1, feats.shape[-1])
         mean, square = flat.mean(0), (flat ** 2).mean(0)
         sums = mean if sums is None else sums + mean
@@ -405,7 +405,7 @@ def clip_means(items: list[VideoItem], cache: FeatureCache, clip_steps: int, mod
     (motion channels compare neighbouring frames, so their mean still knows the order)."""
     means, labels, videos = [], [], []
     for v, item in enumerate(items):
-        feats = cache.load(item.path)[..., :channels]
+        feats = cache.load_item(item)[..., :channels]
         for idx in eval_clips(len(feats), clip_steps, mode, num_clips, stride):
             means.append(np.asarray(feats[idx], dtype=np.float32).mean(0))
             labels.append(item.label)
