@@ -425,7 +425,7 @@ def _csv_cell(value, column: str) -> str:
 
 def run_label(bundle_path: str | Path, inputs: list[str], out: str | Path, cfg, topk: int = 3,
               segments: bool = False, workers: int = 1, annotate_dir: str | Path | None = None,
-              progress: bool = True) -> int:
+              progress: bool = True, engine: str = "local", address: str | None = None) -> int:
     """Label every video of `inputs` into `out`, resuming it; the exit code (1 if any
     video failed in this run, else 0). Prints a summary."""
     if topk < 1 or workers < 1:
@@ -443,8 +443,14 @@ def run_label(bundle_path: str | Path, inputs: list[str], out: str | Path, cfg, 
         results.append(error_row(item, reason, segments))
         failed[item] = reason
     jobs = [(video, copies.get(str(video))) for video in todo]
-    rows = (_label_here(bundle, cfg, jobs, options) if workers == 1
-            else _label_in_workers(bundle_path, cfg, jobs, options, workers))
+    if engine == "ray":
+        from .engines import ray as ray_engine
+        ray_engine.check_shared_paths(address, {"--out": out, "--annotate": annotate_dir})
+        rows = ray_engine.label(bundle_path, cfg, jobs, options, address)
+    elif workers == 1:
+        rows = _label_here(bundle, cfg, jobs, options)
+    else:
+        rows = _label_in_workers(bundle_path, cfg, jobs, options, workers)
     labelled = 0
     bar = Progress(len(todo), "labelling", "video", enabled=progress)
     try:

@@ -29,6 +29,15 @@ def add_config_args(p: argparse.ArgumentParser, default: str | None = "default")
                         "also ACTIONREC_LOG=debug)")
 
 
+def add_engine_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--engine", choices=["local", "ray"], default="local",
+                   help="where videos are processed: this machine (default), or a Ray cluster "
+                        "(pip install 'actionrec[ray]')")
+    p.add_argument("--ray-address", metavar="ADDR", help="join this running Ray cluster (auto: RAY_ADDRESS or "
+                   "the one on this machine); without it Ray starts here. Paths must then be absolute, "
+                   "on storage every node sees")
+
+
 def add_format_arg(p: argparse.ArgumentParser) -> None:
     p.add_argument("--format", choices=FORMATS, help="the dataset's format (default: data.format, auto: detected)")
 
@@ -100,6 +109,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--segments", action="store_true", help="add a label timeline for each video")
     p.add_argument("--workers", type=int, default=1, help="videos labelled in parallel")
     p.add_argument("--annotate", metavar="DIR", help="also write annotated copies of the videos here")
+    add_engine_args(p)
+    add_config_args(p)
+
+    p = sub.add_parser("extract", help="fill the feature cache for every video of a dataset (train reads it)")
+    p.add_argument("--data", required=True, help="dataset root or annotation file")
+    p.add_argument("--fold", type=int, help="UCF101 or HMDB51 split 1-3")
+    add_format_arg(p)
+    add_engine_args(p)
     add_config_args(p)
 
     p = sub.add_parser("fetch-weights", help="fetch and verify the MobileNetV2 ImageNet weights offline")
@@ -196,7 +213,10 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "label":
         from .batch import run_label
         return run_label(args.bundle, args.inputs, args.out, cfg, topk=args.top_k, segments=args.segments,
-                         workers=args.workers, annotate_dir=args.annotate, progress=progress)
+                         workers=args.workers, annotate_dir=args.annotate, progress=progress,
+                         engine=args.engine, address=args.ray_address)
+    if args.command == "extract":
+        return run_extract(args, cfg, progress)
     from .demo import run_demo
     run_demo(cfg, args.workdir, progress)
     return 0
@@ -232,6 +252,20 @@ def run_train(args, cfg, progress: bool) -> int:
         f"actionrec live --bundle {result.bundle} --source 0   (or evaluate --bundle {result.bundle} --data ...)",
         notes=[f"skipped: {path}: {reason}" for path, reason in result.skipped.items()]))
     return 0
+
+
+def run_extract(args, cfg, progress: bool) -> int:
+    from .pipeline import extract
+    split, report = extract(args.data, cfg, args.engine, args.ray_address, progress)
+    nodes = getattr(report, "nodes", None)
+    print(summary_block("extract: done", [
+        ("videos", f"extracted {len(report.extracted)}, reused {len(report.reused)}, failed {len(report.failed)}"),
+        ("frames", f"{report.frames} at {report.frames_per_second:.1f} frames/s" if report.extracted else None),
+        ("engine", f"ray, {len(nodes)} node(s)" if nodes else args.engine),
+        ("cache", cfg.cache.dir)],
+        f"actionrec train --data {args.data} --out weights/mine.safetensors   (reads this cache)",
+        notes=[f"failed: {path}: {reason}" for path, reason in report.failed.items()]))
+    return 1 if report.failed else 0
 
 
 def run_evaluate(args, cfg, progress: bool) -> int:

@@ -27,7 +27,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 PLAIN_EVERY_S = 10.0       # seconds between plain progress lines (pipe, file, CI)
-QUIET_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "wandb")
+QUIET_LOGGERS = ("lightning", "lightning.pytorch", "lightning.fabric", "pytorch_lightning", "wandb", "ray")
 
 
 def verbose_requested() -> bool:

@@ -22,7 +22,7 @@ from .console import Progress
 from .config import Config, dump_config
 from .datasets import (DatasetSplit, VideoItem, groups_per_class, load_dataset, regroup_similar,
                        split_train_val)
-from .errors import DatasetError
+from .errors import ConfigError, DatasetError
 from .evaluation import classification_metrics, per_class_table, plot_confusion, write_json
 from .features import ExtractionReport, FeatureCache, FeatureExtractor, cache_key, make_encoder
 from .model import LinearProbe, MeanPoolBaseline
@@ -62,6 +62,8 @@ def new_run_dir(base: str | Path, name: str) -> Path:
     run_dir.mkdir(parents=True)
     return run_dir
 
+ENGINES = ("local", "ray")
+
 
 @dataclass
 class FeatureSource:
@@ -70,6 +72,7 @@ class FeatureSource:
     preprocess: Preprocess
     cache: FeatureCache
     extractor: FeatureExtractor
+    runtime: str = "auto"        # the encoder's runtime (`backbone.runtime`), for other engines' workers
 
     @property
     def motion(self) -> FlowSpec | None:
@@ -83,15 +86,19 @@ class FeatureSource:
         cache = FeatureCache(cache_dir, cache_key(backbone, preprocess, sample_fps, motion))
         extractor = FeatureExtractor(make_encoder(backbone, runtime), preprocess, sample_fps,
                                      batch_size, reader, motion)
-        return cls(backbone, preprocess, cache, extractor)
+        return cls(backbone, preprocess, cache, extractor, runtime)
 
-    def ensure(self, items: list[VideoItem], what: str,
-               progress: bool = True) -> tuple[list[VideoItem], ExtractionReport]:
+    def ensure(self, items: list[VideoItem], what: str, progress: bool = True, engine: str = "local",
+               address: str | None = None) -> tuple[list[VideoItem], ExtractionReport]:
         """Extract what is missing; return the items whose features exist, and the
         extraction report. Unreadable videos are skipped with one warning that lists them."""
         videos = list(dict.fromkeys(i.path for i in items))     # a video's segments: extracted once
         with Progress(len(videos), f"features ({what})", "video", enabled=progress) as bar:
-            report = self.extractor.run(videos, self.cache, bar.update)
+            if engine == "ray":
+                from .engines import ray as ray_engine
+                report = ray_engine.extract(self, list(map(str, videos)), bar.update, address)
+            else:
+                report = self.extractor.run(videos, self.cache, bar.update)
         if report.extracted:
             log.info("%s: extracted %d videos, %d frames at %.1f frames/s (%d reused)", what,
                      len(report.extracted), report.frames, report.frames_per_second, len(report.reused))
@@ -110,6 +117,20 @@ def feature_source(cfg: Config) -> FeatureSource:
     motion = flow_spec(m.stream, m.size, m.preset, b.pooling, b.grid)
     return FeatureSource.create(backbone, preprocess, cfg.sampling.fps, cfg.cache.dir, b.batch_size,
                                 cfg.data.reader, b.runtime, motion)
+
+
+def extract(data_root: str | Path, cfg: Config, engine: str = "local", address: str | None = None,
+            progress: bool = True) -> tuple[DatasetSplit, ExtractionReport]:
+    """Fill the feature cache for every video of the dataset (train, val and test), on
+    `engine` ("local" or "ray"); `train` and `evaluate` then read it. A second run reuses it."""
+    if engine not in ENGINES:
+        raise ConfigError(f"--engine {engine!r} is not one of {', '.join(ENGINES)}")
+    if engine == "ray":
+        from .engines.ray import check_shared_paths
+        check_shared_paths(address, {"cache.dir": cfg.cache.dir, "--data": data_root})
+    split = load_split(data_root, cfg)
+    _, report = feature_source(cfg).ensure(split.train + split.val + split.test, "all", progress, engine, address)
+    return split, report
 
 
 def load_split(data_root: str | Path, cfg: Config) -> DatasetSplit:

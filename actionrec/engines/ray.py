@@ -1,0 +1,218 @@
+"""The Ray engine: feature extraction and batch labelling on a Ray cluster (Ray Data).
+
+The engine decides where a video is processed, not how: the per-video functions are
+the local path's own.
+
+- `extract`: each video's timeline is decoded, resized and its flow computed in a
+  CPU task (`FeatureExtractor.decode_chunks`, chunk by chunk); the backbone runs in a
+  pool of actors, one encoder each (`features.make_encoder`: an ONNX Runtime session on
+  a CPU node, the CUDA model on a GPU node). The driver gathers each video's chunks
+  and writes its cache entry with the same atomic code (`FeatureExtractor.finish_video`),
+  so `--engine ray` gives the entries `--engine local` gives.
+- `label`: a pool of actors, one `StreamingRecognizer` each, runs `batch.label_video`
+  on one video at a time; the driver appends the rows (`ResultsFile.append`).
+
+Faults: Ray Data retries a task, and restarts an actor, whose worker died; the driver
+writes each video's entry or row once, when it arrives, so a killed worker loses and
+duplicates nothing, and an interrupted run resumes from what was written. Ray is
+imported only here, and only when `--engine ray` asks for it.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Iterator
+
+import numpy as np
+
+from ..console import verbose_requested
+from ..errors import ConfigError, VideoReadError
+
+log = logging.getLogger(__name__)
+
+INSTALL = "pip install 'actionrec[ray]'"
+
+
+def import_ray():
+    try:
+        import ray
+        import ray.data  # noqa: F401
+    except ImportError:
+        raise ConfigError(f"--engine ray needs Ray, which is not installed: {INSTALL}") from None
+    return ray
+
+
+def check_shared_paths(address: str | None, paths: dict[str, str | Path | None]) -> None:
+    """Joining a running cluster, every path a worker or the driver writes must be one that
+    every node sees: refuse a relative one, naming it."""
+    if not address:
+        return
+    for what, path in paths.items():
+        if path is not None and not Path(path).is_absolute():
+            raise ConfigError(f"{what}={path}: joining a Ray cluster, give an absolute path on storage "
+                              f"that every node sees (a relative path means another folder on each node)")
+
+
+def connect(address: str | None):
+    """Ray, started on this machine (no `address`), or joined to a running cluster
+    (`auto`: the `RAY_ADDRESS` variable, or the cluster started on this machine)."""
+    ray = import_ray()
+    if not verbose_requested() and logging.getLogger("actionrec").level > logging.DEBUG:
+        quiet_ray_loggers()
+    if not ray.is_initialized():
+        ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                 logging_level=logging.ERROR, configure_logging=False)
+    context = ray.data.DataContext.get_current()
+    context.enable_progress_bars = False            # our own bar, over videos
+    context.enable_operator_progress_bars = False
+    context.print_on_execution_start = False
+    context.verbose_stats_logs = False
+    return ray
+
+
+def quiet_ray_loggers() -> None:
+    """Ray's own notices (token authentication, progress bars off, execution finished)
+    go to loggers that Ray Data configures itself: warnings and below off, unless
+    `--verbose`."""
+    for name in ["ray", *[n for n in logging.root.manager.loggerDict if n.startswith("ray.")]]:
+        logging.getLogger(name).setLevel(logging.ERROR)
+
+
+def pool_size(ray, per_node_cpus: int = 1) -> int:
+    """Actors for the cluster: one per CPU it has (at least 1)."""
+    return max(1, int(ray.cluster_resources().get("CPU", 1)) // per_node_cpus)
+
+
+# ---------------------------------------------------------------- extraction
+
+def _decode(row: dict, extractor) -> list[dict]:
+    """The CPU task: one video -> rows of resized frames (and flow), chunk by chunk."""
+    import ray
+    node = ray.get_runtime_context().get_node_id()
+    video = row["video"]
+    try:
+        chunks = list(extractor.decode_chunks(video))
+    except Exception as exc:      # a bad file is one error row naming it, as on the local path
+        reason = exc.reason if isinstance(exc, VideoReadError) else f"{type(exc).__name__}: {exc}"
+        return [{"video": video, "index": 0, "count": 1, "frames": None, "motion": None,
+                 "error": reason, "node": node}]
+    return [{"video": video, "index": i, "count": len(chunks), "frames": c.frames, "motion": c.motion,
+             "error": None, "node": node} for i, c in enumerate(chunks)]
+
+
+class _Encode:
+    """The actor: one backbone encoder; frames -> features (and flow joined on)."""
+
+    def __init__(self, name: str, pooling: str, grid: int, runtime: str, batch_size: int):
+        import torch
+
+        from ..backbone import Backbone
+        from ..features import make_encoder
+        torch.set_num_threads(1)
+        self.encoder = make_encoder(Backbone(name, pooling, grid), runtime)
+        self.batch_size = batch_size
+
+    def __call__(self, row: dict) -> dict:
+        import ray
+
+        from ..features import join_streams
+        out = {k: row[k] for k in ("video", "index", "count", "error")}
+        out["node"], out["features"] = row["node"], None
+        out["encoder_node"] = ray.get_runtime_context().get_node_id()
+        if row["error"] is None:
+            frames = row["frames"]
+            parts = [self.encoder(frames[i:i + self.batch_size]) for i in range(0, len(frames), self.batch_size)]
+            out["features"] = join_streams(np.concatenate(parts), row["motion"])
+        return out
+
+
+def extract(source, videos: list[str], progress, address: str | None = None):
+    """Extract every video of `videos` not yet in `source.cache` on Ray; an
+    `ExtractionReport`, with `nodes`: the Ray nodes that decoded or encoded."""
+    import time
+
+    from ..features import Chunk, ExtractionReport
+    report = ExtractionReport()
+    todo = source.extractor.plan(videos, source.cache, report)
+    if progress and (report.reused or report.failed):
+        progress(len(report.reused) + len(report.failed))
+    report.nodes = set()
+    if not todo:
+        return report
+    ray = connect(address)
+    decoder = copy.copy(source.extractor)
+    decoder.encoder = None                     # the backbone lives in the actors
+    b = source.backbone
+    start = time.perf_counter()
+    rows = (ray.data.from_items([{"video": v} for v in todo], override_num_blocks=len(todo))
+            .flat_map(_decode, fn_kwargs={"extractor": decoder}, num_cpus=1)
+            .map(_Encode, fn_constructor_args=(b.name, b.pooling, b.grid, runtime_of(source),
+                                               source.extractor.batch_size),
+                 compute=ray.data.ActorPoolStrategy(size=pool_size(ray)), num_cpus=1))
+    parts: dict[str, dict[int, np.ndarray]] = {}
+    for row in rows.iter_rows():
+        report.nodes.update({row["node"], row["encoder_node"]})
+        video = row["video"]
+        if row["error"] is not None:
+            source.extractor.finish_video(Chunk(video, None, True, row["error"]), [], source.cache, report)
+        else:
+            got = parts.setdefault(video, {})
+            got[row["index"]] = row["features"]
+            report.frames += len(row["features"])
+            if len(got) < row["count"]:
+                continue
+            source.extractor.finish_video(Chunk(video, None, True), [got[i] for i in sorted(got)],
+                                          source.cache, report)
+            del parts[video]
+        if progress:
+            progress(1)
+    report.seconds = time.perf_counter() - start
+    return report
+
+
+def runtime_of(source) -> str:
+    """The runtime the local encoder was asked for (`backbone.runtime`)."""
+    return getattr(source, "runtime", "auto")
+
+
+# ---------------------------------------------------------------- labelling
+
+class _Label:
+    """The actor: one bundle's `StreamingRecognizer`; a video -> its row (as JSON)."""
+
+    def __init__(self, bundle_path: str, cfg, options: dict):
+        import torch
+
+        from ..bundle import load_bundle
+        from ..streaming import build_recognizer
+        torch.set_num_threads(1)
+        self.recognizer = build_recognizer(load_bundle(bundle_path), cfg)
+        self.options = options
+
+    def __call__(self, row: dict) -> dict:
+        import ray
+
+        from ..batch import label_video
+        result = label_video(row["video"], self.recognizer, annotate_to=row["copy"] or None, **self.options)
+        return {"row": json.dumps(result), "node": ray.get_runtime_context().get_node_id()}
+
+
+def label(bundle_path: str | Path, cfg, jobs: list[tuple[Path, Path | None]], options: dict,
+          address: str | None = None, nodes: set | None = None) -> Iterator[dict]:
+    """Rows of `jobs` (video, where its annotated copy goes or None), labelled on Ray, as
+    they arrive; the Ray nodes used are added to `nodes`."""
+    if not jobs:
+        return
+    ray = connect(address)
+    rows = (ray.data.from_items([{"video": str(v), "copy": str(c) if c else ""} for v, c in jobs],
+                                override_num_blocks=len(jobs))
+            .map(_Label, fn_constructor_args=(os.path.abspath(bundle_path), cfg, options),
+                 compute=ray.data.ActorPoolStrategy(size=min(pool_size(ray), len(jobs))), num_cpus=1))
+    for row in rows.iter_rows():
+        if nodes is not None:
+            nodes.add(row["node"])
+        yield json.loads(row["row"])
