@@ -82,9 +82,16 @@ def quiet_ray_loggers() -> None:
         logging.getLogger(name).setLevel(logging.ERROR)
 
 
-def pool_size(ray, per_node_cpus: int = 1) -> int:
-    """Actors for the cluster: one per CPU it has (at least 1)."""
-    return max(1, int(ray.cluster_resources().get("CPU", 1)) // per_node_cpus)
+def cpus(ray) -> int:
+    return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def encoder_actors(ray) -> int:
+    """Backbone actors for extraction: one per node, or a third of the cluster's CPUs if
+    that is more (spread over the nodes). The rest decode: on real footage decoding, not
+    the network, is most of the cost."""
+    nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
+    return max(1, nodes, cpus(ray) // 3)
 
 
 # ---------------------------------------------------------------- extraction
@@ -149,10 +156,11 @@ def extract(source, videos: list[str], progress, address: str | None = None):
     b = source.backbone
     start = time.perf_counter()
     rows = (ray.data.from_items([{"video": v} for v in todo], override_num_blocks=len(todo))
-            .flat_map(_decode, fn_kwargs={"extractor": decoder}, num_cpus=1)
+            .flat_map(_decode, fn_kwargs={"extractor": decoder}, num_cpus=1, scheduling_strategy="SPREAD")
             .map(_Encode, fn_constructor_args=(b.name, b.pooling, b.grid, runtime_of(source),
                                                source.extractor.batch_size),
-                 compute=ray.data.ActorPoolStrategy(size=pool_size(ray)), num_cpus=1))
+                 compute=ray.data.ActorPoolStrategy(size=encoder_actors(ray)), num_cpus=1,
+                 scheduling_strategy="SPREAD"))
     parts: dict[str, dict[int, np.ndarray]] = {}
     for row in rows.iter_rows():
         report.nodes.update({row["node"], row["encoder_node"]})
@@ -211,7 +219,8 @@ def label(bundle_path: str | Path, cfg, jobs: list[tuple[Path, Path | None]], op
     rows = (ray.data.from_items([{"video": str(v), "copy": str(c) if c else ""} for v, c in jobs],
                                 override_num_blocks=len(jobs))
             .map(_Label, fn_constructor_args=(os.path.abspath(bundle_path), cfg, options),
-                 compute=ray.data.ActorPoolStrategy(size=min(pool_size(ray), len(jobs))), num_cpus=1))
+                 compute=ray.data.ActorPoolStrategy(size=min(cpus(ray), len(jobs))), num_cpus=1,
+                 scheduling_strategy="SPREAD"))
     for row in rows.iter_rows():
         if nodes is not None:
             nodes.add(row["node"])
