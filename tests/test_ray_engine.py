@@ -133,3 +133,15 @@ def test_joining_a_cluster_refuses_a_relative_path(mixed, tmp_path):
     cfg = shrunk_config(tmp_path, "cache.dir=.cache/features")
     with pytest.raises(ConfigError, match=r"cache.dir=.cache/features: joining a Ray cluster, give an absolute path"):
         extract(mixed, cfg, "ray", address="ray://head:10001", progress=False)
+
+
+def test_ray_is_imported_only_when_asked_for_and_its_absence_is_explained(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+    code = ("import sys, actionrec.cli, actionrec.pipeline, actionrec.batch, actionrec.features; "
+            "sys.exit('ray' in sys.modules)")
+    assert subprocess.run([sys.executable, "-c", code]).returncode == 0
+    monkeypatch.setitem(sys.modules, "ray", None)                      # as if not installed
+    with pytest.raises(ConfigError, match=r"--engine ray needs Ray, which is not installed: pip install 'actionrec\[ray\]'"):
+        from actionrec.engines.ray import import_ray
+        import_ray()

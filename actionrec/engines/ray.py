@@ -87,9 +87,10 @@ def cpus(ray) -> int:
 
 
 def encoder_actors(ray) -> int:
-    """Backbone actors for extraction: one per node, or a third of the cluster's CPUs if
-    that is more (spread over the nodes). The rest decode: on real footage decoding, not
-    the network, is most of the cost."""
+    """Backbone actors for extraction on CPUs: one per node, or a third of the cluster's
+    CPUs if that is more (spread over the nodes). The rest decode: on real footage
+    decoding, not the network, is most of the cost. (A cluster with GPUs gets one actor
+    per GPU instead.)"""
     nodes = sum(1 for node in ray.nodes() if node.get("Alive"))
     return max(1, nodes, cpus(ray) // 3)
 
@@ -154,13 +155,14 @@ def extract(source, videos: list[str], progress, address: str | None = None):
     decoder = copy.copy(source.extractor)
     decoder.encoder = None                     # the backbone lives in the actors
     b = source.backbone
+    gpus = int(ray.cluster_resources().get("GPU", 0))
     start = time.perf_counter()
     rows = (ray.data.from_items([{"video": v} for v in todo], override_num_blocks=len(todo))
             .flat_map(_decode, fn_kwargs={"extractor": decoder}, num_cpus=1, scheduling_strategy="SPREAD")
             .map(_Encode, fn_constructor_args=(b.name, b.pooling, b.grid, runtime_of(source),
                                                source.extractor.batch_size),
-                 compute=ray.data.ActorPoolStrategy(size=encoder_actors(ray)), num_cpus=1,
-                 scheduling_strategy="SPREAD"))
+                 compute=ray.data.ActorPoolStrategy(size=gpus or encoder_actors(ray)), num_cpus=1,
+                 num_gpus=1 if gpus else 0, scheduling_strategy="SPREAD"))
     parts: dict[str, dict[int, np.ndarray]] = {}
     for row in rows.iter_rows():
         report.nodes.update({row["node"], row["encoder_node"]})
