@@ -67,12 +67,14 @@ def _handle(signum: int, _frame) -> None:
 
 @contextmanager
 def stop_signals() -> Iterator[_State]:
-    """Within: SIGTERM and SIGHUP raise `Terminated` (main thread only; elsewhere a no-op).
-    The previous handlers come back on exit. Yields the state: `.received` is the signal."""
+    """Within: SIGTERM and SIGHUP raise `Terminated` (main thread only; elsewhere a no-op;
+    one the process was started ignoring, as under `nohup`, stays ignored). The previous
+    handlers come back on exit. Yields the state: `.received` is the signal."""
     if threading.current_thread() is not threading.main_thread():
         yield _state
         return
-    previous = {s: signal.signal(s, _handle) for s in STOP_SIGNALS}
+    # a signal ignored when we started stays ignored: `nohup` means it for SIGHUP
+    previous = {s: signal.signal(s, _handle) for s in STOP_SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
     _state.received = _state.pending = None
     try:
         yield _state

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import select
 import shutil
+import signal
 import subprocess
 
 import pytest
@@ -19,6 +20,14 @@ def tiny_ucf(tmp_path_factory):
     root = tmp_path_factory.mktemp("tiny_ucf") / "UCF"
     return make_ucf_dataset(root, classes=("grow", "shrink"), groups=4, clips_per_group=2,
                             num_frames=24, size=(64, 64), test_groups=1, seed=3)
+
+
+def default_signals() -> None:
+    """`preexec_fn` of a CLI child that a test signals: the signals' default dispositions,
+    as in a terminal (a test run in the background, or under nohup, would pass SIGINT or
+    SIGHUP on ignored, and the CLI keeps what it was started ignoring)."""
+    for signum in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, signal.SIG_DFL)
 
 
 def shrunk_config(tmp_path, *extra):

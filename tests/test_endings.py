@@ -22,6 +22,7 @@ import pytest
 from actionrec import live
 from actionrec.cli import main
 from actionrec.synthetic import render_clip, write_video
+from conftest import default_signals
 
 FPS = 25.0
 CODES = {signal.SIGTERM: 143, signal.SIGHUP: 129}
@@ -41,7 +42,7 @@ def hidden_files(folder: Path) -> list[Path]:
 
 
 def cli(*args) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "actionrec.cli", *map(str, args)],
+    return subprocess.Popen([sys.executable, "-m", "actionrec.cli", *map(str, args)], preexec_fn=default_signals,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -255,3 +256,14 @@ def test_time_paused_does_not_count_in_the_fps(monkeypatch):
     stats.set_paused(False)
     stats.add_frame(0.2)
     assert stats.fps == pytest.approx(2 / 2.0)     # 2 frame intervals over 2 s of running
+
+
+def test_a_signal_the_process_was_started_ignoring_stays_ignored():
+    from actionrec.signals import stop_signals
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)          # as `nohup` starts a command
+    try:
+        with stop_signals():
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) not in (signal.SIG_IGN, signal.SIG_DFL)
+    finally:
+        signal.signal(signal.SIGHUP, previous)

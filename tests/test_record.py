@@ -21,6 +21,7 @@ from actionrec import live, record
 from actionrec.bundle import load_bundle
 from actionrec.cli import main
 from actionrec.synthetic import render_performance, write_video
+from conftest import default_signals
 
 FPS = 25.0
 ACTIONS = ("grow", "slide_left", "turn_clockwise")
@@ -124,7 +125,7 @@ def test_ctrl_c_mid_take_keeps_only_the_finished_takes(tmp_path):
     data = tmp_path / "data"
     proc = subprocess.Popen([sys.executable, "-m", "actionrec.cli", "record", "--source", str(source),
                              "--data", str(data), "--label", "jump", "--clips", "5", "--seconds", "1",
-                             "--countdown", "0.2", "--headless", "--realtime"],
+                             "--countdown", "0.2", "--headless", "--realtime"], preexec_fn=default_signals,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     first = data / "jump" / "jump_s01_t01.mp4"
     deadline = time.monotonic() + 60
