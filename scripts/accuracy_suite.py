@@ -52,6 +52,7 @@ RECIPES = {
     "no_deltas": ["head.deltas=false"],
     "flow_fast": ["motion.preset=fast"],
     "flow160": ["motion.size=160"],
+    "flow224": ["motion.size=224"],
     "fps12": ["sampling.fps=12"],
     "fps4": ["sampling.fps=4"],
     "steps32": ["sampling.clip_steps=32"],

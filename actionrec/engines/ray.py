@@ -35,6 +35,7 @@ from ..errors import ConfigError, VideoReadError
 log = logging.getLogger(__name__)
 
 INSTALL = "pip install 'actionrec[ray]'"
+VIDEOS_PER_TASK = 8          # videos per Ray task, at most (see `ray_tasks`)
 
 
 def import_ray():
@@ -84,6 +85,13 @@ def quiet_ray_loggers() -> None:
 
 def cpus(ray) -> int:
     return max(1, int(ray.cluster_resources().get("CPU", 1)))
+
+
+def ray_tasks(ray, videos: int) -> int:
+    """Ray tasks (blocks) for `videos`: a few videos per task (a task's start-up and the
+    object store cost about as much as a short video's work), and at least two tasks
+    per CPU, so every core is busy and a failed task redoes little."""
+    return min(videos, max(2 * cpus(ray), videos // VIDEOS_PER_TASK))
 
 
 def encoder_actors(ray) -> int:
@@ -157,7 +165,7 @@ def extract(source, videos: list[str], progress, address: str | None = None):
     b = source.backbone
     gpus = int(ray.cluster_resources().get("GPU", 0))
     start = time.perf_counter()
-    rows = (ray.data.from_items([{"video": v} for v in todo], override_num_blocks=len(todo))
+    rows = (ray.data.from_items([{"video": v} for v in todo], override_num_blocks=ray_tasks(ray, len(todo)))
             .flat_map(_decode, fn_kwargs={"extractor": decoder}, num_cpus=1, scheduling_strategy="SPREAD")
             .map(_Encode, fn_constructor_args=(b.name, b.pooling, b.grid, runtime_of(source),
                                                source.extractor.batch_size),
@@ -219,7 +227,7 @@ def label(bundle_path: str | Path, cfg, jobs: list[tuple[Path, Path | None]], op
         return
     ray = connect(address)
     rows = (ray.data.from_items([{"video": str(v), "copy": str(c) if c else ""} for v, c in jobs],
-                                override_num_blocks=len(jobs))
+                                override_num_blocks=ray_tasks(ray, len(jobs)))
             .map(_Label, fn_constructor_args=(os.path.abspath(bundle_path), cfg, options),
                  compute=ray.data.ActorPoolStrategy(size=min(cpus(ray), len(jobs))), num_cpus=1,
                  scheduling_strategy="SPREAD"))
