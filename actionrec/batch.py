@@ -34,7 +34,7 @@ import torch
 from .bundle import Bundle, load_bundle
 from .console import Progress, summary_block
 from .datasets import VIDEO_EXTENSIONS, _walk_videos
-from .errors import ActionRecError, VideoReadError
+from .errors import ActionRecError, failure_reason
 from .overlay import draw_prediction
 from .sampling import timeline_indices
 from .signals import ending
@@ -162,7 +162,7 @@ def label_video(path: str | Path, recognizer: StreamingRecognizer, topk: int = 3
             if not windows:
                 windows = [_pad_to_window(recognizer, preds[-1])]
     except Exception as exc:   # one bad video is a row with its reason, not the end of the run
-        return error_row(path, _reason(exc), segments)
+        return error_row(path, failure_reason(exc), segments)
     probs = np.mean([p.raw_probs for p in windows], axis=0)
     row = video_row(path, probs, recognizer.bundle.class_names, topk)
     row.update(duration=round(video.duration, 3), frames=video.num_frames, steps=len(preds))
@@ -228,12 +228,6 @@ def error_row(path: str | Path, reason: str, segments: bool = False) -> dict:
     if segments:
         row["segments"] = None
     return row
-
-
-def _reason(exc: BaseException) -> str:
-    if isinstance(exc, VideoReadError):
-        return exc.reason
-    return f"{type(exc).__name__}: {exc}"
 
 
 # ---------------------------------------------------------------- segments
@@ -496,7 +490,7 @@ def _label_in_workers(bundle_path: str | Path, cfg, jobs: list[tuple[Path, Path 
                 try:
                     yield future.result()
                 except Exception as exc:   # the worker itself died
-                    yield error_row(futures[future], f"worker failed: {_reason(exc)}",
+                    yield error_row(futures[future], f"worker failed: {failure_reason(exc)}",
                                     options["segments"])
         finally:
             for future in futures:

@@ -256,8 +256,8 @@ def run_train(args, cfg, progress: bool) -> int:
 
 def run_extract(args, cfg, progress: bool) -> int:
     from .pipeline import extract
-    split, report = extract(args.data, cfg, args.engine, args.ray_address, progress)
-    nodes = getattr(report, "nodes", None)
+    report = extract(args.data, cfg, args.engine, args.ray_address, progress)
+    nodes = report.nodes
     print(summary_block("extract: done", [
         ("videos", f"extracted {len(report.extracted)}, reused {len(report.reused)}, failed {len(report.failed)}"),
         ("frames", f"{report.frames} at {report.frames_per_second:.1f} frames/s" if report.extracted else None),

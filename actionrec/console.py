@@ -119,11 +119,22 @@ def quiet_libraries(verbose: bool = False) -> Iterator[dict]:
     os.environ.setdefault("OPENCV_LOG_LEVEL", "ERROR")
     set_opencv_log_level("ERROR")
     try:
+        with native_stderr_captured(state):
+            yield state
+    finally:
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+
+
+@contextmanager
+def native_stderr_captured(state: dict) -> Iterator[None]:
+    """File descriptor 2 into a capture file, Python's `sys.stderr` onto the real one (see
+    `quiet_libraries`); nothing where there is no descriptor (an embedding host)."""
+    try:
         sys.stderr.flush()
         real_fd = os.dup(2)
-    except (AttributeError, OSError, ValueError):      # no file descriptor (an embedding host)
-        yield state
-        restore_levels(levels)
+    except (AttributeError, OSError, ValueError):
+        yield
         return
     capture = tempfile.NamedTemporaryFile(prefix="actionrec-libraries-", suffix=".log", delete=False)
     python_stderr = sys.stderr
@@ -132,7 +143,7 @@ def quiet_libraries(verbose: bool = False) -> Iterator[dict]:
                                encoding=getattr(python_stderr, "encoding", None) or "utf-8")
     os.dup2(capture.fileno(), 2)
     try:
-        yield state
+        yield
     finally:
         sys.stderr.flush()
         os.dup2(real_fd, 2)
@@ -141,7 +152,6 @@ def quiet_libraries(verbose: bool = False) -> Iterator[dict]:
             ours, sys.stderr = sys.stderr, python_stderr
             ours.close()
         capture.close()
-        restore_levels(levels)
         keep_or_remove(capture.name, state["failed"])
 
 
@@ -150,11 +160,6 @@ def writes_to_fd2(stream) -> bool:
         return stream.fileno() == 2
     except (AttributeError, OSError, ValueError):
         return False
-
-
-def restore_levels(levels: dict[str, int]) -> None:
-    for name, level in levels.items():
-        logging.getLogger(name).setLevel(level)
 
 
 def keep_or_remove(path: str, failed: bool) -> None:

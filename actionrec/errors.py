@@ -32,3 +32,9 @@ class VideoReadError(ActionRecError, OSError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+def failure_reason(exc: BaseException) -> str:
+    """What a result row or warning says about a video that failed: a `VideoReadError`'s
+    own reason, else the exception's type and message."""
+    return exc.reason if isinstance(exc, VideoReadError) else f"{type(exc).__name__}: {exc}"

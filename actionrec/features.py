@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 from .backbone import Backbone
-from .errors import VideoReadError
+from .errors import VideoReadError, failure_reason
 from .files import atomic_path
 from .motion import CHANNELS, FlowEncoder, FlowSpec
 from .sampling import timeline_indices
@@ -237,6 +237,7 @@ class ExtractionReport:
     reused: list[str] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)   # path -> reason
     frames: int = 0
+    nodes: set = field(default_factory=set)                 # the Ray nodes that worked (`--engine ray`)
     seconds: float = 0.0
 
     @property
@@ -292,8 +293,7 @@ class FeatureExtractor:
                         if not _put(out, chunk, stop):
                             return
                 except Exception as exc:  # a bad file is reported by name, never ends the run
-                    reason = exc.reason if isinstance(exc, VideoReadError) else f"{type(exc).__name__}: {exc}"
-                    if not _put(out, Chunk(video, None, True, reason), stop):
+                    if not _put(out, Chunk(video, None, True, failure_reason(exc)), stop):
                         return
         finally:
             _put(out, None, stop)

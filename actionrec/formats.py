@@ -119,7 +119,7 @@ def _hmdb_split_dir(root: Path, fold: int) -> Path | None:
 
 
 def load_hmdb51(root: Path, fold: int, val_fraction: float, seed: int):
-    from .datasets import DatasetSplit, VideoItem
+    from .datasets import DatasetSplit, VideoItem, _content_lines
     if fold not in (1, 2, 3):
         raise DatasetError(f"--fold {fold}: HMDB51 has the official splits 1, 2 and 3")
     split_dir = _hmdb_split_dir(root, fold)
@@ -131,7 +131,7 @@ def load_hmdb51(root: Path, fold: int, val_fraction: float, seed: int):
     for label, (name, file) in enumerate(zip(class_names, files)):
         if not (root / name).is_dir():
             raise DatasetError(f"{file}: its class folder {root / name} does not exist")
-        for lineno, text in _lines(file):
+        for lineno, text in _content_lines(file):
             fields = text.split()
             if len(fields) != 2 or fields[1] not in ("0", "1", "2"):
                 raise DatasetError(f"{file}:{lineno}: expected '<video>.avi 0|1|2', got {text!r}")
@@ -146,11 +146,6 @@ def load_hmdb51(root: Path, fold: int, val_fraction: float, seed: int):
     _warn_missing(f"{split_dir} (split {fold})", missing, total)
     train, val = _split(parts["1"], val_fraction, seed, class_names)
     return DatasetSplit(class_names, train, val, parts["2"], "hmdb51", f"split {fold}, {split_dir.name}")
-
-
-def _lines(path: Path) -> list[tuple[int, str]]:
-    from .datasets import _content_lines
-    return _content_lines(path)
 
 
 # ---------------------------------------------------------------- Kinetics

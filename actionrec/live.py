@@ -62,6 +62,7 @@ from .console import summary_block
 from .errors import ActionRecError, ConfigError, VideoReadError
 from .files import write_text_atomic
 from .overlay import draw_prediction
+from . import signals
 from .signals import ending
 from .streaming import Prediction, StreamingRecognizer, build_recognizer
 from .video_io import OpenCVReader, check_video_file, opencv_frame_to_rgb
@@ -74,8 +75,8 @@ RETRY_DELAY_S = 0.5        # ... this far apart
 HEALTHY_S = 10.0           # a source delivering this long after coming back earns its attempts back
 CAMERA_FPS = 30.0          # recording rate for cameras and URLs
 WINDOW = "actionrec live"
-EXIT_CODES = {"end_of_stream": 0, "user_quit": 0, "max_frames": 0, "source_lost": 1, "interrupted": 130,
-              "terminated": 143, "hangup": 129,
+EXIT_CODES = {"end_of_stream": 0, "user_quit": 0, "max_frames": 0, "source_lost": 1,
+              **signals.EXIT_CODES,   # interrupted 130, terminated 143, hangup 129
               "error": 1}   # "error": the loop raised; the exception then gives the exit code
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 

@@ -62,6 +62,7 @@ def new_run_dir(base: str | Path, name: str) -> Path:
     run_dir.mkdir(parents=True)
     return run_dir
 
+
 ENGINES = ("local", "ray")
 
 
@@ -120,7 +121,7 @@ def feature_source(cfg: Config) -> FeatureSource:
 
 
 def extract(data_root: str | Path, cfg: Config, engine: str = "local", address: str | None = None,
-            progress: bool = True) -> tuple[DatasetSplit, ExtractionReport]:
+            progress: bool = True) -> ExtractionReport:
     """Fill the feature cache for every video of the dataset (train, val and test), on
     `engine` ("local" or "ray"); `train` and `evaluate` then read it. A second run reuses it."""
     if engine not in ENGINES:
@@ -130,7 +131,7 @@ def extract(data_root: str | Path, cfg: Config, engine: str = "local", address: 
         check_shared_paths(address, {"cache.dir": cfg.cache.dir, "--data": data_root})
     split = load_split(data_root, cfg)
     _, report = feature_source(cfg).ensure(split.train + split.val + split.test, "all", progress, engine, address)
-    return split, report
+    return report
 
 
 def load_split(data_root: str | Path, cfg: Config) -> DatasetSplit:

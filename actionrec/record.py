@@ -39,9 +39,10 @@ from .datasets import RECORDINGS_FILE, VIDEO_EXTENSIONS, group_of
 from .config import RecordConfig
 from .console import summary_block
 from .errors import ConfigError
-from .live import (EXIT_CODES, FrameBuffer, FrameSource, Window, check_live_args, start_capture,
+from .live import (FrameBuffer, FrameSource, Window, check_live_args, start_capture,
                    stop_capture, write_json_atomic)
-from .signals import REASONS, deferred, ending
+from .signals import EXIT_CODES as STOP_CODES
+from .signals import deferred, ending
 from .video_io import write_video
 
 log = logging.getLogger(__name__)
@@ -345,4 +346,4 @@ def report(recorder: TakeRecorder, data_dir: Path, ended: str, buffer: FrameBuff
         ("dataset", data_dir if data_dir.is_dir() else None)],
         f"record more actions, then: actionrec train --data {data_dir} --out weights/mine.safetensors",
         notes=dataset_summary(data_dir) if data_dir.is_dir() else []))
-    return {"done": 0, "user_quit": 0}.get(ended, EXIT_CODES[ended] if ended in REASONS.values() else 1)
+    return {"done": 0, "user_quit": 0, **STOP_CODES}.get(ended, 1)

@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 STOP_SIGNALS = tuple(s for s in (getattr(signal, "SIGTERM", None), getattr(signal, "SIGHUP", None)) if s)
 REASONS = {signal.SIGINT: "interrupted"} | {s: {"SIGTERM": "terminated", "SIGHUP": "hangup"}[s.name]
                                              for s in STOP_SIGNALS}
+EXIT_CODES = {reason: 128 + int(s) for s, reason in REASONS.items()}   # as shells report a signal
 
 
 class Terminated(KeyboardInterrupt):
@@ -40,8 +41,8 @@ class Terminated(KeyboardInterrupt):
 def ending(exc: BaseException) -> tuple[str, int]:
     """The reason a run ended on `exc` (a `KeyboardInterrupt`) and its exit code:
     ("interrupted", 130), ("terminated", 143) or ("hangup", 129)."""
-    signum = exc.signum if isinstance(exc, Terminated) else signal.SIGINT
-    return REASONS[signal.Signals(signum)], 128 + int(signum)
+    reason = REASONS[signal.Signals(exc.signum if isinstance(exc, Terminated) else signal.SIGINT)]
+    return reason, EXIT_CODES[reason]
 
 
 class _State:

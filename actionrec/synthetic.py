@@ -243,7 +243,7 @@ def make_ucf_dataset(root: str | Path, classes: Sequence[str] = DEMO_CLASSES, gr
                 frames = render_clip(name, rng, size, num_frames, background)
                 write_video(root / name / _ucf_video_name(name, group, clip), frames, fps)
     _write_ucf_lists(root, classes, groups, clips_per_group, test_groups)
-    _write_text(marker, digest + "\n")
+    write_text_atomic(marker, digest + "\n")
     return root
 
 
@@ -297,11 +297,7 @@ def _write_ucf_lists(root: Path, classes: list[str], groups: int, clips_per_grou
     class_ind = [f"{i} {name}" for i, name in enumerate(classes, start=1)]
     for file_name, lines in (("classInd.txt", class_ind), ("trainlist01.txt", train),
                              ("testlist01.txt", test)):
-        _write_text(lists / file_name, "\n".join(lines) + "\n")
-
-
-def _write_text(path: Path, text: str) -> None:
-    write_text_atomic(path, text)
+        write_text_atomic(lists / file_name, "\n".join(lines) + "\n")
 
 
 # ---------------------------------------------------------------- untrained bundles

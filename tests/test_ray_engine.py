@@ -65,15 +65,15 @@ def config(tmp_path: Path, cache: str):
 
 
 def test_ray_gives_the_local_cache_entries_and_label_rows(mixed, random_bundle, tmp_path, local_ray):
-    _, local = extract(mixed, config(tmp_path, "local"), "local", progress=False)
-    _, remote = extract(mixed, config(tmp_path, "ray"), "ray", progress=False)
+    local = extract(mixed, config(tmp_path, "local"), "local", progress=False)
+    remote = extract(mixed, config(tmp_path, "ray"), "ray", progress=False)
     assert sorted(remote.extracted) == sorted(local.extracted) and len(local.extracted) == 7
     assert remote.failed == local.failed and list(remote.failed) == [str(mixed / "shrink" / "junk.avi")]
     a, b = entries(tmp_path / "local"), entries(tmp_path / "ray")
     assert sorted(a) == sorted(b)
     for name in a:
         np.testing.assert_allclose(a[name].astype(np.float32), b[name].astype(np.float32), atol=2e-3, rtol=1e-2)
-    _, again = extract(mixed, config(tmp_path, "ray"), "ray", progress=False)
+    again = extract(mixed, config(tmp_path, "ray"), "ray", progress=False)
     assert not again.extracted and len(again.reused) == 7                  # a second run reuses the cache
 
     rows = {}
@@ -95,7 +95,7 @@ def test_a_two_node_cluster_uses_both_nodes(mixed, tmp_path):
     cluster.add_node(num_cpus=2)
     try:
         ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False)
-        _, report = extract(mixed, config(tmp_path, "cluster"), "ray", address=cluster.address, progress=False)
+        report = extract(mixed, config(tmp_path, "cluster"), "ray", address=cluster.address, progress=False)
         assert len(report.extracted) == 7 and len(report.nodes) == 2
     finally:
         ray.shutdown()
@@ -121,7 +121,7 @@ def test_a_worker_killed_mid_job_loses_and_duplicates_nothing(tmp_path, local_ra
 
     killer = threading.Thread(target=kill_a_worker, daemon=True)
     killer.start()
-    _, report = extract(root, cfg, "ray", progress=False)
+    report = extract(root, cfg, "ray", progress=False)
     killer.join(timeout=5)
     assert killed, "no worker was killed: the job ended first"
     assert sorted(report.extracted) == sorted(str(p) for p in root.rglob("*.avi"))   # each once, none lost

@@ -30,7 +30,7 @@ from typing import Iterator
 import numpy as np
 
 from ..console import verbose_requested
-from ..errors import ConfigError, VideoReadError
+from ..errors import ConfigError, failure_reason
 
 log = logging.getLogger(__name__)
 
@@ -113,9 +113,8 @@ def _decode(row: dict, extractor) -> list[dict]:
     try:
         chunks = list(extractor.decode_chunks(video))
     except Exception as exc:      # a bad file is one error row naming it, as on the local path
-        reason = exc.reason if isinstance(exc, VideoReadError) else f"{type(exc).__name__}: {exc}"
         return [{"video": video, "index": 0, "count": 1, "frames": None, "motion": None,
-                 "error": reason, "node": node}]
+                 "error": failure_reason(exc), "node": node}]
     return [{"video": video, "index": i, "count": len(chunks), "frames": c.frames, "motion": c.motion,
              "error": None, "node": node} for i, c in enumerate(chunks)]
 
@@ -147,8 +146,8 @@ class _Encode:
 
 
 def extract(source, videos: list[str], progress, address: str | None = None):
-    """Extract every video of `videos` not yet in `source.cache` on Ray; an
-    `ExtractionReport`, with `nodes`: the Ray nodes that decoded or encoded."""
+    """Extract every video of `videos` not yet in `source.cache` on Ray; the
+    `ExtractionReport`, its `nodes` the Ray nodes that decoded or encoded."""
     import time
 
     from ..features import Chunk, ExtractionReport
@@ -156,7 +155,6 @@ def extract(source, videos: list[str], progress, address: str | None = None):
     todo = source.extractor.plan(videos, source.cache, report)
     if progress and (report.reused or report.failed):
         progress(len(report.reused) + len(report.failed))
-    report.nodes = set()
     if not todo:
         return report
     ray = connect(address)
@@ -167,7 +165,7 @@ def extract(source, videos: list[str], progress, address: str | None = None):
     start = time.perf_counter()
     rows = (ray.data.from_items([{"video": v} for v in todo], override_num_blocks=ray_tasks(ray, len(todo)))
             .flat_map(_decode, fn_kwargs={"extractor": decoder}, num_cpus=1, scheduling_strategy="SPREAD")
-            .map(_Encode, fn_constructor_args=(b.name, b.pooling, b.grid, runtime_of(source),
+            .map(_Encode, fn_constructor_args=(b.name, b.pooling, b.grid, source.runtime,
                                                source.extractor.batch_size),
                  compute=ray.data.ActorPoolStrategy(size=gpus or encoder_actors(ray)), num_cpus=1,
                  num_gpus=1 if gpus else 0, scheduling_strategy="SPREAD"))
@@ -190,11 +188,6 @@ def extract(source, videos: list[str], progress, address: str | None = None):
             progress(1)
     report.seconds = time.perf_counter() - start
     return report
-
-
-def runtime_of(source) -> str:
-    """The runtime the local encoder was asked for (`backbone.runtime`)."""
-    return getattr(source, "runtime", "auto")
 
 
 # ---------------------------------------------------------------- labelling
