@@ -263,8 +263,7 @@ def run_extract(args, cfg, progress: bool) -> int:
         ("frames", f"{report.frames} at {report.frames_per_second:.1f} frames/s" if report.extracted else None),
         ("engine", f"ray, {len(nodes)} node(s)" if nodes else args.engine),
         ("cache", cfg.cache.dir)],
-        f"actionrec train --data {args.data} --out weights/mine.safetensors   (reads this cache)",
-        notes=[f"failed: {path}: {reason}" for path, reason in report.failed.items()]))
+        f"actionrec train --data {args.data} --out weights/mine.safetensors   (reads this cache)"))
     return 1 if report.failed else 0
 
 

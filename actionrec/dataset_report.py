@@ -61,6 +61,13 @@ def read_durations(split: DatasetSplit, progress: bool) -> dict:
     return {"videos": len(videos), "unreadable": unreadable, "seconds": seconds}
 
 
+def readable(seconds: float) -> str:
+    """`2.35 h`, `12.4 min` or `45.0 s`."""
+    if seconds >= 3600:
+        return f"{seconds / 3600:.2f} h"
+    return f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.1f} s"
+
+
 def format_report(report: dict) -> str:
     """The report as a table and a summary block."""
     width = max([len("class")] + [len(r["class"]) for r in report["classes"]])
@@ -71,7 +78,7 @@ def format_report(report: dict) -> str:
     totals = {part: sum(r[part] for r in report["classes"]) for part in PARTS}
     lines.append(f"{'total':<{width}}  {totals['train']:>6} {totals['val']:>6} {totals['test']:>6}")
     s = report["seconds"]
-    duration = "; ".join(f"{part} {s[part]['total'] / 3600:.2f} h (median {s[part]['median']} s)"
+    duration = "; ".join(f"{part} {readable(s[part]['total'])} (median {s[part]['median']} s)"
                          for part in PARTS if s[part]["median"] is not None)
     notes = [line for w in report["warnings"] for line in f"warning: {w}".splitlines()]
     notes += [f"unreadable: {path}: {why}" for path, why in report["unreadable"].items()]

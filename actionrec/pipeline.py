@@ -130,7 +130,7 @@ def extract(data_root: str | Path, cfg: Config, engine: str = "local", address: 
         from .engines.ray import check_shared_paths
         check_shared_paths(address, {"cache.dir": cfg.cache.dir, "--data": data_root})
     split = load_split(data_root, cfg)
-    _, report = feature_source(cfg).ensure(split.train + split.val + split.test, "all", progress, engine, address)
+    _, report = feature_source(cfg).ensure(split.train + split.val + split.test, "dataset", progress, engine, address)
     return report
 
 
