@@ -11,6 +11,10 @@ Sources (each a dataset folder `actionrec train` reads, with held-out groups):
                     noise, shake, variable speed and length, distractors (generated
                     here when missing)
   temporal_holdout  the same generator, `--seed 2`: never used to choose anything
+  plain_dev         the same generator's `plain` profile at 320x240, `--seed 4`: the demo's
+                    motions (a sweep about the centre, a large growth) on cluttered, noisy,
+                    shaking backgrounds without distractors (generated here when missing)
+  plain_holdout     the same, `--seed 5`: never used to choose anything
   real_actions      real people, by class, whole sources held out (DATA/real_actions)
   real_pan, real_zoom, real_reverse
                     real footage, direction tasks (`scripts/prepare_real_tasks.py`)
@@ -59,8 +63,12 @@ RECIPES = {
     "no_balance": ["train.class_balance=false", "train.label_smoothing=0.0"],
     "small_head": ["head.hidden_size=128"],
 }
-SOURCES = ("demo", "temporal_dev", "real_actions", "real_pan", "real_zoom", "real_reverse",
-           "temporal_holdout")
+SOURCES = ("demo", "temporal_dev", "plain_dev", "real_actions", "real_pan", "real_zoom", "real_reverse",
+           "temporal_holdout", "plain_holdout")
+# generated sources: make_temporal_set.py arguments
+GENERATED = {"temporal_dev": ["--seed", "1"], "temporal_holdout": ["--seed", "2"],
+             "plain_dev": ["--seed", "4", "--size", "320x240", "--profile", "plain"],
+             "plain_holdout": ["--seed", "5", "--size", "320x240", "--profile", "plain"]}
 METRICS = ("top1", "mean_class_acc", "baseline_top1", "probe_top1", "probe_mean_class_acc")
 
 
@@ -70,13 +78,12 @@ def prepare_source(name: str, data: Path, work: Path, smoke: bool) -> Path:
         groups, clips = (5, 2) if smoke else (12, 5)
         return make_ucf_dataset(work / "demo", groups=groups, clips_per_group=clips,
                                 test_groups=2 if smoke else 3, num_frames=40, size=(112, 112))
-    if name.startswith("temporal_"):
+    if name in GENERATED:
         root = data / name
         if not root.is_dir():
-            seed = {"temporal_dev": 1, "temporal_holdout": 2}.get(name, 3)
             size = ["--groups", "4", "--clips-per-group", "2", "--test-groups", "1"] if smoke else []
             subprocess.run([sys.executable, str(Path(__file__).with_name("make_temporal_set.py")),
-                            "--root", str(root), "--seed", str(seed), *size], check=True)
+                            "--root", str(root), *GENERATED[name], *size], check=True)
         return root
     root = data / name
     if not root.is_dir():
