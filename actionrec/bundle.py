@@ -24,8 +24,8 @@ from .model import LinearProbe, LSTMHead, MeanPoolBaseline
 from .motion import FlowSpec
 from .transforms import Preprocess
 
-FORMAT_VERSION = 2
-READABLE_VERSIONS = (1, 2)   # format 1: no motion stream, no probe, no standardisation
+FORMAT_VERSION = 3
+READABLE_VERSIONS = (1, 2, 3)   # 1: no motion stream, probe or standardisation; 2: no probe stream
 
 
 @dataclass

@@ -73,6 +73,7 @@ class HeadConfig:
     skip: bool = False          # a linear path from each step's features to its logits
     readout: str = "mean"       # a clip's logits: mean over its steps, or the last step's
     fusion: str = "late"        # motion stream: its own LSTM, fused on validation (late), or one LSTM (early)
+    probe: bool = False         # an order-blind linear stream on the appearance cells, fused on validation
 
 
 @dataclass
@@ -100,6 +101,7 @@ class TrainConfig:
     label_smoothing: float = 0.1
     probe_weight_decay: float = 0.001   # L2 strength of the standardised linear probe
     fusion_weight: float | None = None  # appearance weight of two streams; null: chosen on validation
+    probe_weight: float | None = None   # weight of the probe stream (head.probe); null: chosen on validation
 
 
 @dataclass
@@ -264,9 +266,10 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"train.min_time_span must be in (0, 1], got {cfg.train.min_time_span!r}")
     if not 0 < cfg.data.duplicate_similarity <= 1:
         raise ConfigError(f"data.duplicate_similarity must be in (0, 1], got {cfg.data.duplicate_similarity!r}")
-    w = cfg.train.fusion_weight
-    if w is not None and (not isinstance(w, (int, float)) or not 0 <= w <= 1):
-        raise ConfigError(f"train.fusion_weight must be null (chosen on validation) or in [0, 1], got {w!r}")
+    for key in ("fusion_weight", "probe_weight"):
+        w = getattr(cfg.train, key)
+        if w is not None and (not isinstance(w, (int, float)) or not 0 <= w <= 1):
+            raise ConfigError(f"train.{key} must be null (chosen on validation) or in [0, 1], got {w!r}")
     if not 0 <= cfg.train.label_smoothing < 1:
         raise ConfigError(f"train.label_smoothing must be in [0, 1), got {cfg.train.label_smoothing!r}")
     for key in ("dropout", "input_dropout", "output_dropout"):

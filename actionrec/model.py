@@ -15,10 +15,11 @@ from torch import nn
 
 
 class Steps(NamedTuple):
-    """A clip's steps ready for the recurrent part: LSTM input `(B, T, F')` and the skip
-    path's logits `(B, T, K)` (None without a skip path)."""
+    """A clip's steps ready for the recurrent part: LSTM input `(B, T, F')`, the skip
+    path's logits `(B, T, K)` and the probe stream's `(B, T, K)` (None without them)."""
     lstm_in: torch.Tensor
     skip_logits: torch.Tensor | None
+    probe_logits: torch.Tensor | None = None
 
 
 READOUTS = ("mean", "last")
@@ -50,6 +51,13 @@ class LSTMHead(nn.Module):
     step's (appearance) logits. `clip_logits` reads a clip's logits as the mean of its
     steps' (`readout="mean"`) or the last step's, then fuses the streams.
 
+    With `probe`, an order-blind stream joins the fusion: a linear map of each step's
+    standardised appearance cells (`attach_probe` sets it from the fitted `LinearProbe`,
+    so the mean of its step logits is that probe's clip logits). The fused scores are
+    `(1 - p) * (the LSTM streams' scores) + p * log_softmax(probe)`, `p = probe_weight`
+    chosen on validation videos: where the LSTMs fit the training scenes and the frames'
+    content alone generalises better (small real datasets), validation says so.
+
     The recurrent state is `(h, c, previous LSTM input)`; with two streams `h` and `c`
     hold both LSTMs' states side by side (`state_size`). Pass it back in to stream.
     """
@@ -57,7 +65,8 @@ class LSTMHead(nn.Module):
     def __init__(self, in_dim: int, num_classes: int, num_cells: int = 1, hidden_size: int = 256,
                  num_layers: int = 2, dropout: float = 0.3, input_dropout: float = 0.2,
                  output_dropout: float = 0.3, cell_dim: int = 64, deltas: bool = False,
-                 motion_dim: int = 0, skip: bool = False, readout: str = "last", fusion: str = "early"):
+                 motion_dim: int = 0, skip: bool = False, readout: str = "last", fusion: str = "early",
+                 probe: bool = False):
         super().__init__()
         if readout not in READOUTS:
             raise ValueError(f"readout {readout!r} is not one of {', '.join(READOUTS)}")
@@ -85,7 +94,13 @@ class LSTMHead(nn.Module):
             self.motion_lstm = self.make_lstm(len(self.motion_cols), hidden_size, num_layers, dropout)
             self.motion_classifier = nn.Linear(hidden_size, num_classes)
         self.skip = nn.Linear(in_dim + motion_dim, num_classes) if skip else None
+        self.probe = None
         self.reset_parameters()
+        if probe:    # made last, so the other layers start as they would without it
+            self.probe = nn.Linear(num_cells * in_dim, num_classes).requires_grad_(False)
+            nn.init.zeros_(self.probe.weight)     # fitted apart, full batch (`attach_probe`)
+            nn.init.zeros_(self.probe.bias)
+            self.register_buffer("probe_weight", torch.tensor(0.0))
 
     @staticmethod
     def make_lstm(inputs: int, hidden: int, layers: int, dropout: float) -> nn.LSTM:
@@ -108,8 +123,8 @@ class LSTMHead(nn.Module):
 
     @property
     def num_logits(self) -> int:
-        """Logits per step before fusion: K, or K per stream."""
-        return self.num_classes * (2 if self.two_stream else 1)
+        """Logits per step before fusion: K per stream (the probe's last)."""
+        return self.num_classes * ((2 if self.two_stream else 1) + (self.probe is not None))
 
     def reset_parameters(self) -> None:
         """Glorot input weights, orthogonal recurrent weights, forget-gate bias 1; the skip
@@ -140,7 +155,8 @@ class LSTMHead(nn.Module):
         if self.motion_dim:
             lstm_in = torch.cat([lstm_in, motion.flatten(2)], dim=-1)
         skip = self.skip(self.output_dropout(x.mean(dim=2))) if self.skip is not None else None
-        return Steps(lstm_in, skip)
+        probe = self.probe(appearance.flatten(2)) if self.probe is not None else None
+        return Steps(lstm_in, skip, probe)
 
     def forward_projected(self, steps: Steps, state=None, return_state: bool = False):
         """The recurrent part on projected steps -> `(B, T, num_logits)` logits per step.
@@ -167,6 +183,8 @@ class LSTMHead(nn.Module):
                                              (h[..., size:].contiguous(), c[..., size:].contiguous()))
             logits = torch.cat([logits, self.motion_classifier(self.output_dropout(out))], dim=-1)
             ha, ca = torch.cat([ha, hm], dim=-1), torch.cat([ca, cm], dim=-1)
+        if steps.probe_logits is not None:
+            logits = torch.cat([logits, steps.probe_logits.expand(len(logits), -1, -1)], dim=-1)
         last = e[:, -1:] if self.deltas else None
         return (logits, (ha, ca, last)) if return_state else logits
 
@@ -179,14 +197,35 @@ class LSTMHead(nn.Module):
         logits = self(features)
         return logits.mean(dim=1) if self.readout == "mean" else logits[:, -1]
 
-    def fuse(self, logits: torch.Tensor, weight: torch.Tensor | float | None = None) -> torch.Tensor:
+    def fuse(self, logits: torch.Tensor, weight: torch.Tensor | float | None = None,
+             probe_weight: torch.Tensor | float | None = None) -> torch.Tensor:
         """`(..., num_logits) -> (..., K)` class scores: with two streams, their log-probabilities
-        weighted by `weight` (default `fusion_weight`) for appearance; else as they are."""
-        if not self.two_stream:
-            return logits
-        w = self.fusion_weight if weight is None else weight
+        weighted by `weight` (default `fusion_weight`) for appearance; with a probe stream,
+        those scores and the probe's log-probabilities weighted `1 - p` and `p` (default
+        `probe_weight`); with one stream alone, its logits as they are."""
         k = self.num_classes
-        return w * logits[..., :k].log_softmax(-1) + (1 - w) * logits[..., k:].log_softmax(-1)
+        w = self.fusion_weight if weight is None else weight
+        if self.two_stream:
+            scores = w * logits[..., :k].log_softmax(-1) + (1 - w) * logits[..., k:2 * k].log_softmax(-1)
+        else:
+            scores = logits[..., :k]
+        if self.probe is None:
+            return scores
+        p = self.probe_weight if probe_weight is None else probe_weight
+        if not self.two_stream:
+            scores = scores.log_softmax(-1)
+        return (1 - p) * scores + p * logits[..., -k:].log_softmax(-1)
+
+    @torch.no_grad()
+    def attach_probe(self, probe: LinearProbe) -> None:
+        """Set the probe stream from a `LinearProbe` fitted on clip means of the raw backbone
+        cells: folded through this head's standardisation, so that for any clip the mean of
+        the stream's step logits equals `probe`'s clip logits."""
+        mean = self.feature_mean[:self.in_dim].repeat(self.num_cells)   # (S * D,), cells major
+        std = self.feature_std[:self.in_dim].repeat(self.num_cells)
+        weight = probe.classifier.weight / probe.std                      # (K, S * D)
+        self.probe.weight.copy_(weight * std)
+        self.probe.bias.copy_(probe.classifier.bias + weight @ (mean - probe.mean))
 
     def clip_logits(self, features: torch.Tensor) -> torch.Tensor:
         """`(B, T, S, D + M) -> (B, K)`: the clip's class scores."""

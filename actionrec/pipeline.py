@@ -170,9 +170,10 @@ def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = 
     if not train_items:
         raise DatasetError(f"{data_root}: no readable training videos")
     head_kwargs = head_config(cfg, source.backbone, len(split.class_names), source.motion)
-    fit = fit_head(cfg, head_kwargs, train_items, val_items, source.cache, run_dir, cfg.train.fusion_weight)
     refs = train_references(cfg, source.cache, train_items, val_items, len(split.class_names),
                             source.backbone.out_dim)
+    fit = fit_head(cfg, head_kwargs, train_items, val_items, source.cache, run_dir, cfg.train.fusion_weight,
+                   refs.probe, cfg.train.probe_weight)
     meta = bundle_meta(cfg, source, split, head_kwargs, fit, refs, data_root)
     meta["sampling"]["stream_stride"] = trained_step_spacing(cfg, source.cache, train_items)
     bundle = save_bundle(out, fit.head, refs.baseline, meta, refs.probe)
@@ -231,9 +232,9 @@ def refit_on_all(cfg: Config, source: FeatureSource, split: DatasetSplit, head_k
         warnings.filterwarnings("ignore", message=".*validation_step.* no `val_dataloader`")
         # never resumed: an earlier refit in this folder ran for another run's epochs
         refit_cfg = replace(cfg, train=replace(cfg.train, epochs=epochs, resume=False))
+        refs = train_references(cfg, source.cache, items, [], len(split.class_names), source.backbone.out_dim)
         refit = fit_head(refit_cfg, head_kwargs, items, [], source.cache, run_dir / "refit",
-                         fit.fusion_weight)
-    refs = train_references(cfg, source.cache, items, [], len(split.class_names), source.backbone.out_dim)
+                         fit.fusion_weight, refs.probe, fit.probe_weight)
     meta["training"].update(refit_videos=len(items), refit_epochs=epochs, refit_on_test=bool(test))
     return save_bundle(out, refit.head, refs.baseline, meta, refs.probe)
 
@@ -257,7 +258,7 @@ def head_config(cfg: Config, backbone: Backbone, num_classes: int, motion: FlowS
             "hidden_size": h.hidden_size, "num_layers": h.num_layers, "dropout": h.dropout,
             "input_dropout": h.input_dropout, "output_dropout": h.output_dropout, "cell_dim": h.cell_dim,
             "deltas": h.deltas, "motion_dim": motion.channels if motion is not None else 0,
-            "skip": h.skip, "readout": h.readout, "fusion": h.fusion}
+            "skip": h.skip, "readout": h.readout, "fusion": h.fusion, "probe": h.probe}
 
 
 @dataclass
@@ -304,6 +305,7 @@ def bundle_meta(cfg: Config, source: FeatureSource, split: DatasetSplit, head_kw
                  **{k: v for k, v in vars(cfg.data).items() if k != "reader"}},
         "training": {"val_acc": fit.best_val_acc, "baseline_val_acc": refs.baseline_val_acc,
                      "fusion_weight": fit.fusion_weight if fit.head.two_stream else None,
+                     "probe_weight": fit.probe_weight,
                      "probe_val_acc": refs.probe_val_acc,
                      "train_videos": len(split.train), "created": datetime.now().isoformat(timespec="seconds")},
     }

@@ -152,12 +152,13 @@ class StreamingRecognizer:
         self.age = self.age + 1
         steps = self.head.project(features)       # projected once, shared by all states
         e = steps.lstm_in.expand(self.window, 1, -1)
-        skip = None if steps.skip_logits is None else steps.skip_logits.expand(self.window, 1, -1)
+        skip, probe = (None if x is None else x.expand(self.window, 1, -1)
+                       for x in (steps.skip_logits, steps.probe_logits))
         previous = self.previous
         if self.head.deltas:   # a state starting now sees a zero first delta
             previous = e if previous is None else torch.where(fresh.view(-1, 1, 1), e, previous)
         logits, (self.h, self.c, self.previous) = self.head.forward_projected(
-            Steps(e, skip), (self.h, self.c, previous), return_state=True)
+            Steps(e, skip, probe), (self.h, self.c, previous), return_state=True)
         self.logit_sum += logits[:, -1]
         oldest = int(np.argmax(self.age))
         seen = int(self.age[oldest])

@@ -109,11 +109,12 @@ class HeadModule(L.LightningModule):
         features, labels = batch[0], batch[1]
         streams = self.head.stream_logits(features)
         logits = self.head.fuse(streams)
-        if stage == "train":
+        if stage == "train":    # the LSTM streams; a probe stream is fitted apart
             k = self.head.num_classes
+            trained = self.head.num_logits - (k if self.head.probe is not None else 0)
             loss = sum(F.cross_entropy(streams[:, i:i + k], labels, weight=self.class_weights,
                                        label_smoothing=self.hparams.label_smoothing)
-                       for i in range(0, streams.shape[1], k))
+                       for i in range(0, trained, k))
         else:
             loss = F.cross_entropy(logits, labels)
         acc = (logits.argmax(-1) == labels).float().mean()
@@ -209,13 +210,17 @@ class FitResult:
     resumed_from: str | None = None
     best_epochs: int | None = None       # epochs trained up to the best checkpoint
     fusion_weight: float = 0.5           # appearance weight of two fused streams
+    probe_weight: float | None = None    # weight of the probe stream, when the head has one
 
 
 def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_items: list[VideoItem],
-             cache: FeatureCache, run_dir: Path, fusion_weight: float | None = None) -> FitResult:
+             cache: FeatureCache, run_dir: Path, fusion_weight: float | None = None,
+             probe: LinearProbe | None = None, probe_weight: float | None = None) -> FitResult:
     """Train the head on cached features; return it with its best validation weights. Two
     streams are fused with `fusion_weight` when given (the config's, or a refit's first
-    fit's), else with the weight validation prefers (`choose_fusion_weight`), else 0.5."""
+    fit's), else with the weight validation prefers (`choose_fusion_weights`), else 0.5.
+    A head with a probe stream gets `probe` (fitted on the same training videos), weighted
+    by `probe_weight` when given, else as validation prefers, else 0."""
     import time
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
     s, t = cfg.sampling, cfg.train
@@ -256,12 +261,16 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     if checkpoint is not None and checkpoint.best_model_path:
         best_epochs = load_best(module, checkpoint.best_model_path)
     head = module.head.cpu().eval()
+    if head.probe is not None:
+        head.attach_probe(probe)
     val_logits, val_labels = stream_outputs(head, val_loader) if val_loader is not None else (None, None)
-    if head.two_stream:
-        if fusion_weight is None and val_loader is not None:
-            fusion_weight = choose_fusion_weight(head, val_logits, val_labels)
-        head.fusion_weight.fill_(0.5 if fusion_weight is None else fusion_weight)
-        log.info("two streams fused with appearance weight %.1f", float(head.fusion_weight))
+    fusion_weight, probe_weight = choose_fusion_weights(head, val_logits, val_labels, fusion_weight, probe_weight)
+    head.fusion_weight.fill_(fusion_weight)
+    if head.probe is not None:
+        head.probe_weight.fill_(probe_weight)
+    if head.two_stream or head.probe is not None:
+        log.info("streams fused: appearance weight %.1f%s", fusion_weight,
+                 f", probe weight {probe_weight:.1f}" if head.probe is not None else "")
     best = None
     if val_loader is not None:
         best = float((head.fuse(val_logits).argmax(-1) == val_labels).float().mean())
@@ -269,7 +278,8 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     seen = len(clips) * trainer.current_epoch
     return FitResult(head, best, trainer.current_epoch, seconds, seen / seconds if seconds else 0.0,
                      checkpoint.best_model_path if checkpoint is not None else None,
-                     str(resume) if resume is not None else None, best_epochs, float(head.fusion_weight))
+                     str(resume) if resume is not None else None, best_epochs, float(head.fusion_weight),
+                     probe_weight if head.probe is not None else None)
 
 
 class _Interrupt(Callback):
@@ -312,11 +322,20 @@ def stream_outputs(head: LSTMHead, loader) -> tuple[torch.Tensor, torch.Tensor]:
 
 
 @torch.no_grad()
-def choose_fusion_weight(head: LSTMHead, logits: torch.Tensor, labels: torch.Tensor) -> float:
-    """The appearance weight (0, 0.1, ..., 1) whose fused scores have the lowest loss on the
-    validation clips' stream logits `(M, num_logits)` (ties: the one nearest 0.5)."""
-    losses = {w: round(F.cross_entropy(head.fuse(logits, w), labels).item(), 6) for w in FUSION_WEIGHTS}
-    return min(FUSION_WEIGHTS, key=lambda w: (losses[w], abs(w - 0.5)))
+def choose_fusion_weights(head: LSTMHead, logits: torch.Tensor | None, labels: torch.Tensor | None,
+                          fusion_weight: float | None = None,
+                          probe_weight: float | None = None) -> tuple[float, float]:
+    """The appearance weight of two LSTM streams and the probe stream's weight (0, 0.1,
+    ..., 1 each) whose fused scores have the lowest loss on the validation clips' stream
+    logits `(M, num_logits)`. A weight that is given, or that the head does not use, stays
+    fixed; without validation clips the free ones are 0.5 and 0. Ties: the appearance
+    weight nearest 0.5, then the smaller probe weight."""
+    ws = [fusion_weight] if fusion_weight is not None else FUSION_WEIGHTS if head.two_stream else [0.5]
+    ps = [probe_weight] if probe_weight is not None else FUSION_WEIGHTS if head.probe is not None else [0.0]
+    if logits is None:
+        return (ws[0] if len(ws) == 1 else 0.5), (ps[0] if len(ps) == 1 else 0.0)
+    losses = {(w, p): round(F.cross_entropy(head.fuse(logits, w, p), labels).item(), 6) for w in ws for p in ps}
+    return min(losses, key=lambda wp: (losses[wp], abs(wp[0] - 0.5), wp[1]))
 
 
 @contextmanager

@@ -62,6 +62,7 @@ RECIPES = {
     "steps32": ["sampling.clip_steps=32"],
     "no_balance": ["train.class_balance=false", "train.label_smoothing=0.0"],
     "small_head": ["head.hidden_size=128"],
+    "probe": ["head.probe=true"],
 }
 SOURCES = ("demo", "temporal_dev", "plain_dev", "real_actions", "real_pan", "real_zoom", "real_reverse",
            "temporal_holdout", "plain_holdout")

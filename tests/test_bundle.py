@@ -35,6 +35,19 @@ def test_round_trip_gives_the_same_predictions(tmp_path):
     assert not list(tmp_path.glob(".*tmp"))          # no temporary file left behind
 
 
+def test_a_probe_stream_and_its_weight_round_trip(tmp_path):
+    torch.manual_seed(0)
+    meta = make_meta()
+    meta["head"]["probe"] = True
+    head = LSTMHead(**meta["head"]).eval()
+    torch.nn.init.normal_(head.probe.weight)
+    head.probe_weight.fill_(0.7)
+    bundle = load_bundle(save_bundle(tmp_path / "b.safetensors", head, None, meta))
+    x = torch.randn(2, 4, 1, 1280)
+    torch.testing.assert_close(bundle.head.clip_logits(x), head.clip_logits(x))
+    assert float(bundle.head.probe_weight) == pytest.approx(0.7)
+
+
 def test_bundle_for_another_backbone_is_refused_by_name(tmp_path):
     meta = make_meta(in_dim=512)                      # a resnet18-sized head ...
     head = LSTMHead(**meta["head"])

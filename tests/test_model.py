@@ -46,10 +46,46 @@ def two_stream_logits(n=40, k=3, informative="motion", seed=0):
 
 @pytest.mark.parametrize("informative, expected", [("motion", 0.0), ("appearance", 1.0)])
 def test_validation_fuses_the_two_streams_towards_the_one_that_generalises(informative, expected):
-    from actionrec.training import choose_fusion_weight
+    from actionrec.training import choose_fusion_weights
     head = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, motion_dim=11, fusion="late")
     logits, labels = two_stream_logits(informative=informative)
-    weight = choose_fusion_weight(head, logits, labels)
+    weight, _ = choose_fusion_weights(head, logits, labels)
     assert weight == expected
     head.fusion_weight.fill_(weight)
     assert (head.fuse(logits).argmax(-1) == labels).all()
+
+
+def probe_head(readout="mean", motion_dim=0):
+    """A head with a probe stream attached from a random `LinearProbe` (random statistics)."""
+    from actionrec.model import LinearProbe
+    torch.manual_seed(0)
+    head = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, deltas=True, readout=readout,
+                    motion_dim=motion_dim, fusion="late", probe=True).eval()
+    head.set_standardization(torch.randn(8 + motion_dim), torch.rand(8 + motion_dim) + 0.5)
+    probe = LinearProbe(8, 3, num_cells=4)
+    torch.nn.init.normal_(probe.classifier.weight)
+    probe.mean.copy_(torch.randn(32))
+    probe.std.copy_(torch.rand(32) + 0.5)
+    head.attach_probe(probe)
+    return head, probe
+
+
+def test_the_probe_stream_gives_the_fitted_probe_s_clip_scores():
+    head, probe = probe_head(motion_dim=2)
+    x = torch.randn(5, 7, 4, 10)
+    clip = head.stream_logits(x)                      # appearance, motion, probe: K each
+    torch.testing.assert_close(clip[:, -3:], probe(x[..., :8]), rtol=1e-4, atol=1e-4)
+    head.probe_weight.fill_(1.0)                      # the probe alone decides
+    assert (head.clip_logits(x).argmax(-1) == probe(x[..., :8]).argmax(-1)).all()
+
+
+@pytest.mark.parametrize("informative, expected", [("lstm", 0.0), ("probe", 1.0)])
+def test_validation_weights_the_probe_stream_when_the_lstm_does_not_generalise(informative, expected):
+    from actionrec.training import choose_fusion_weights
+    head = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, probe=True)
+    lstm, labels = two_stream_logits(informative="appearance")        # (M, 6): good, noise
+    good, noise = lstm[:, :3], lstm[:, 3:]
+    logits = torch.cat([good, noise] if informative == "lstm" else [noise, good], dim=1)
+    fusion, probe = choose_fusion_weights(head, logits, labels)
+    assert probe == expected
+    assert (head.fuse(logits, fusion, probe).argmax(-1) == labels).all()

@@ -87,10 +87,13 @@ def test_refit_never_trains_on_a_test_split_the_dataset_names(tiny_ucf, tmp_path
             if any(f"_{g}_" in video.name for g in groups):
                 (root / part / video.parent.name).mkdir(parents=True, exist_ok=True)
                 shutil.copy(video, root / part / video.parent.name / video.name)
-    cfg = shrunk_config(tmp_path, "train.refit_all=true", "train.evaluate_test=true")
+    cfg = shrunk_config(tmp_path, "train.refit_all=true", "train.evaluate_test=true", "head.probe=true")
     result = train(root, cfg, tmp_path / "r.safetensors", progress=False)
-    training = load_bundle(result.bundle).meta["training"]
+    bundle = load_bundle(result.bundle)
+    training = bundle.meta["training"]
     assert training["refit_videos"] == 12 and training["refit_on_test"] is False   # train + val only
+    assert float(bundle.head.probe_weight) == pytest.approx(training["probe_weight"])   # the refit keeps it
+    assert bundle.head.probe.weight.abs().sum() > 0                       # and its own fitted probe
     with warnings.catch_warnings():
         warnings.simplefilter("error")                  # no "not held out" warning: it is held out
         evaluate(result.bundle, root, cfg, json_path=tmp_path / "m.json", progress=False)

@@ -20,9 +20,13 @@ class FakeEncoder:
         return (mean @ self.proj).view(len(x), self.cells, self.dim).numpy()
 
 
-def make_bundle(deltas=False, clip_steps=4, fps=5.0, stream_stride=1):
+def make_bundle(deltas=False, clip_steps=4, fps=5.0, stream_stride=1, probe=False):
     torch.manual_seed(0)
-    head = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, deltas=deltas).eval()
+    head = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, deltas=deltas, probe=probe,
+                    readout="mean" if probe else "last").eval()
+    if probe:
+        torch.nn.init.normal_(head.probe.weight)
+        head.probe_weight.fill_(0.4)
     meta = {"preprocess": {"resize_size": 16, "crop_size": 16, "mode": "squash",
                            "mean": [0.5] * 3, "std": [0.25] * 3},
             "sampling": {"fps": fps, "clip_steps": clip_steps, "stride": 1, "stream_stride": stream_stride},
@@ -38,12 +42,12 @@ def offline_window_probs(bundle, encoder, frames_):
     pre = Preprocess(16, 16, "squash", (0.5,) * 3, (0.25,) * 3)
     feats = torch.from_numpy(encoder(pre(frames_)).astype(np.float16).astype(np.float32))
     with torch.no_grad():
-        return bundle.head(feats[None])[0, -1].softmax(-1).numpy()
+        return bundle.head.clip_logits(feats[None])[0].softmax(-1).numpy()
 
 
-@pytest.mark.parametrize("deltas", [False, True])
-def test_every_streamed_step_equals_the_offline_clip_of_its_window(deltas):
-    bundle, enc = make_bundle(deltas), FakeEncoder()
+@pytest.mark.parametrize("deltas, probe", [(False, False), (True, False), (True, True)])
+def test_every_streamed_step_equals_the_offline_clip_of_its_window(deltas, probe):
+    bundle, enc = make_bundle(deltas, probe=probe), FakeEncoder()
     rec = StreamingRecognizer(bundle, enc, smoothing=1)
     video = frames(30)
     for i, frame in enumerate(video):

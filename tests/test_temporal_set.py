@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
-import make_temporal_set as gen  # noqa: E402
+import make_temporal_set as gen
 
 W, H = 160, 120
 
