@@ -73,7 +73,7 @@ class HeadConfig:
     skip: bool = False          # a linear path from each step's features to its logits
     readout: str = "mean"       # a clip's logits: mean over its steps, or the last step's
     fusion: str = "late"        # motion stream: its own LSTM, fused on validation (late), or one LSTM (early)
-    probe: bool = False         # an order-blind linear stream on the appearance cells, fused on validation
+    probe: bool = True          # an order-blind linear stream on the appearance cells, fused on validation
 
 
 @dataclass

@@ -96,8 +96,9 @@ class LSTMHead(nn.Module):
         self.skip = nn.Linear(in_dim + motion_dim, num_classes) if skip else None
         self.probe = None
         self.reset_parameters()
-        if probe:    # made last, so the other layers start as they would without it
-            self.probe = nn.Linear(num_cells * in_dim, num_classes).requires_grad_(False)
+        if probe:    # made last, drawing no random numbers: training runs as it would without it
+            with torch.random.fork_rng(devices=[]):
+                self.probe = nn.Linear(num_cells * in_dim, num_classes).requires_grad_(False)
             nn.init.zeros_(self.probe.weight)     # fitted apart, full batch (`attach_probe`)
             nn.init.zeros_(self.probe.bias)
             self.register_buffer("probe_weight", torch.tensor(0.0))

@@ -43,7 +43,7 @@ from actionrec.config import load_config
 from actionrec.pipeline import evaluate, train
 from actionrec.synthetic import make_ucf_dataset
 
-OLD = ["motion.stream=none", "backbone.resize_mode=center_crop", "head.readout=last",
+OLD = ["motion.stream=none", "head.probe=false", "backbone.resize_mode=center_crop", "head.readout=last",
        "train.class_balance=false", "train.label_smoothing=0.0", "data.duplicate_similarity=1.0"]
 RECIPES = {
     "old": OLD,
@@ -62,7 +62,9 @@ RECIPES = {
     "steps32": ["sampling.clip_steps=32"],
     "no_balance": ["train.class_balance=false", "train.label_smoothing=0.0"],
     "small_head": ["head.hidden_size=128"],
-    "probe": ["head.probe=true"],
+    "no_probe": ["head.probe=false"],
+    "clips4": ["train.clips_per_video=4"],
+    "epochs60": ["train.epochs=60"],
 }
 SOURCES = ("demo", "temporal_dev", "plain_dev", "real_actions", "real_pan", "real_zoom", "real_reverse",
            "temporal_holdout", "plain_holdout")

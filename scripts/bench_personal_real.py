@@ -1,7 +1,8 @@
 """"Teach it your own actions" with real people: takes of one person, live on others.
 
     python scripts/bench_personal_real.py --data DATA/real_actions --classes pushup pullup squat
-        [--sessions 3 --takes 2] [--seeds 0 1 2] [--config personal] [--json docs/bench/personal_real.json]
+        [--sessions 3 --takes 2] [--seeds 0 1 2] [--config personal] [--set head.probe=false ...]
+        [--json docs/bench/personal_real.json]
 
 `DATA` is a folders dataset of real footage (`train/<class>/`, `test/<class>/`, whole
 people held out in test). Per class, `sessions x takes` clips of its training videos
@@ -72,9 +73,10 @@ def live_share(bundle_path: Path, video: Path, label: str, cfg) -> tuple[int, in
     return right, total
 
 
-def run_seed(data: Path, classes: list[str], mine: Path, seed: int, work: Path, config: str | None) -> dict:
+def run_seed(data: Path, classes: list[str], mine: Path, seed: int, work: Path, config: str | None,
+             overrides: list[str]) -> dict:
     cfg = load_config(config or default_preset(str(mine)),
-                      [f"train.seed={seed}", f"cache.dir={work / 'cache'}", f"logging.run_dir={work / 'runs'}",
+                      [*overrides, f"train.seed={seed}", f"cache.dir={work / 'cache'}", f"logging.run_dir={work / 'runs'}",
                        "logging.wandb=disabled", "logging.progress_bar=false", "logging.csv=false"])
     start = time.perf_counter()
     with warnings.catch_warnings():
@@ -98,16 +100,19 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--takes", type=int, default=2)
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--config", default=None, help="default: the preset `actionrec train` picks (personal)")
+    p.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE",
+                   help="config overrides on top of the preset, as `actionrec train --set`")
     p.add_argument("--work", type=Path, default=Path(".cache/personal_real"))
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
     mine = lay_out_takes(args.data, args.classes, args.sessions, args.takes, args.work / "mine")
-    runs = [run_seed(args.data, args.classes, mine, seed, args.work, args.config) for seed in args.seeds]
+    runs = [run_seed(args.data, args.classes, mine, seed, args.work, args.config, args.overrides)
+            for seed in args.seeds]
     for run in runs:
         print(f"seed {run['seed']}: " + "  ".join(f"{k} {v['share']:.2f}" for k, v in run["per_class"].items())
               + f"  class-balanced {run['balanced']:.3f}  (training {run['train_seconds']} s)")
     shares = [r["balanced"] for r in runs]
-    out = {"config": args.config or "personal", "classes": args.classes, "runs": runs,
+    out = {"config": args.config or "personal", "overrides": args.overrides, "classes": args.classes, "runs": runs,
            "balanced_mean": statistics.fmean(shares), "balanced_spread": statistics.pstdev(shares)}
     print(f"class-balanced share of live steps right: {out['balanced_mean']:.3f} ± {out['balanced_spread']:.3f}")
     if args.json:

@@ -89,3 +89,14 @@ def test_validation_weights_the_probe_stream_when_the_lstm_does_not_generalise(i
     fusion, probe = choose_fusion_weights(head, logits, labels)
     assert probe == expected
     assert (head.fuse(logits, fusion, probe).argmax(-1) == labels).all()
+
+
+def test_a_few_validation_clips_that_happen_to_suit_the_probe_do_not_hand_it_the_clip():
+    from actionrec.training import choose_fusion_weights
+    head = LSTMHead(8, 2, num_cells=4, hidden_size=6, cell_dim=5, probe=True)
+    lstm = torch.tensor([[0.5, 0.0], [0.0, 0.5], [0.5, 0.0], [0.0, 0.5]])   # right on all 4, unsure
+    probe = torch.tensor([[3.0, 0.0], [0.0, 3.0], [3.0, 0.0], [0.5, 0.0]])   # sure on 3, wrong on 1
+    labels = torch.tensor([0, 1, 0, 1])
+    assert choose_fusion_weights(head, torch.cat([lstm, probe], dim=1), labels)[1] == 0.0
+    many = torch.cat([lstm, probe], dim=1).repeat(20, 1)                      # the same, 80 clips
+    assert choose_fusion_weights(head, many, labels.repeat(20))[1] > 0.0
