@@ -16,6 +16,7 @@ Sources (each a dataset folder `actionrec train` reads, with held-out groups):
                     shaking backgrounds without distractors (generated here when missing)
   plain_holdout     the same, `--seed 5`: never used to choose anything
   real_actions      real people, by class, whole sources held out (DATA/real_actions)
+  real_workout      another split of the same recordings, 4 classes (DATA/real_workout)
   real_pan, real_zoom, real_reverse
                     real footage, direction tasks (`scripts/prepare_real_tasks.py`)
 
@@ -65,9 +66,10 @@ RECIPES = {
     "no_probe": ["head.probe=false"],
     "clips4": ["train.clips_per_video=4"],
     "epochs60": ["train.epochs=60"],
+    "dropout50": ["head.dropout=0.5", "head.input_dropout=0.3", "head.output_dropout=0.5"],
 }
-SOURCES = ("demo", "temporal_dev", "plain_dev", "real_actions", "real_pan", "real_zoom", "real_reverse",
-           "temporal_holdout", "plain_holdout")
+SOURCES = ("demo", "temporal_dev", "plain_dev", "real_actions", "real_workout", "real_pan", "real_zoom",
+           "real_reverse", "temporal_holdout", "plain_holdout")
 # generated sources: make_temporal_set.py arguments
 GENERATED = {"temporal_dev": ["--seed", "1"], "temporal_holdout": ["--seed", "2"],
              "plain_dev": ["--seed", "4", "--size", "320x240", "--profile", "plain"],
