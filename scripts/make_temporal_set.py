@@ -45,6 +45,13 @@ Conditions (W = frame width, H = frame height; ranges are uniform unless stated)
   drifting on a Lissajous path (amplitude 5-25% of W/H, 0.2-1.5 cycles), spinning,
   and in 40% of those blinking (period 8-30 frames, duty 30-70%).
 
+Profiles: the conditions above are `--profile hard` (the default). `--profile plain`
+keeps the scenes, clutter, noise, shake, flicker and timing, but has no distractor, no
+decoys and no secondary motion, and moves the object as the demo generator does: a
+turn sweeps 180-270 degrees along an arc of radius 20-35% of H about a pivot near the
+frame centre (the object turning with it), a growth is 2.5-3.5x from 10-20% of W (at
+most 85% of H), centred near the frame centre.
+
 Layout: ROOT/<Class>/v_<Class>_gNN_cMM.avi (MJPG, 25 fps) and ROOT/ucfTrainTestlist/
 {classInd.txt, trainlist01.txt, testlist01.txt} in UCF101 format; the last
 `--test-groups` groups are the test split. Scenes and clips are drawn from
