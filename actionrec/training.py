@@ -261,7 +261,7 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     if checkpoint is not None and checkpoint.best_model_path:
         best_epochs = load_best(module, checkpoint.best_model_path)
     head = module.head.cpu().eval()
-    if head.probe is not None:
+    if head.probe is not None and probe is not None:
         head.attach_probe(probe)
     val_logits, val_labels = stream_outputs(head, val_loader) if val_loader is not None else (None, None)
     fusion_weight, probe_weight = choose_fusion_weights(head, val_logits, val_labels, fusion_weight, probe_weight)
