@@ -65,6 +65,8 @@ RECIPES = {
     "small_head": ["head.hidden_size=128"],
     "no_probe": ["head.probe=false"],
     "clips4": ["train.clips_per_video=4"],
+    "eval5": ["sampling.eval_clips=5"],
+    "span08": ["train.min_time_span=0.8"],
     "epochs60": ["train.epochs=60"],
     "dropout50": ["head.dropout=0.5", "head.input_dropout=0.3", "head.output_dropout=0.5"],
 }
