@@ -296,7 +296,9 @@ def _json_list(file: Path) -> list:
 
 def load_segments(root: Path, val_fraction: float, test_fraction: float, seed: int):
     from .datasets import DatasetSplit, VideoItem
-    file = root if root.is_file() else next(root / f for f in SEGMENT_FILES if (root / f).is_file())
+    file = root if root.is_file() else next((root / f for f in SEGMENT_FILES if (root / f).is_file()), None)
+    if file is None:
+        raise DatasetError(f"{root}: no {' or '.join(SEGMENT_FILES)} here (--format segments)")
     rows = _segment_rows(file)
     durations = _check_segments(rows)
     class_names = sorted({r["label"] for r in rows if r["path"] in durations})

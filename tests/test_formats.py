@@ -233,6 +233,13 @@ def test_a_segment_of_a_missing_video_is_a_warning_naming_the_row(tmp_path):
     assert len(split.train + split.val + split.test) == 2
 
 
+@pytest.mark.parametrize("fmt", ["segments", "hmdb51", "kinetics", "ssv2"])
+def test_a_named_format_the_folder_does_not_hold_is_an_error_naming_the_folder(tmp_path, fmt):
+    (tmp_path / "grow").mkdir()
+    with pytest.raises(DatasetError, match=str(tmp_path)):
+        load_dataset(tmp_path, fmt=fmt)
+
+
 # ---------------------------------------------------------------- inspect
 
 def test_inspect_reports_format_classes_groups_and_durations(kinetics, capsys):
