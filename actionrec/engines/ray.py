@@ -205,17 +205,15 @@ class _Label:
         self.options = options
 
     def __call__(self, row: dict) -> dict:
-        import ray
-
         from ..batch import label_video
         result = label_video(row["video"], self.recognizer, annotate_to=row["copy"] or None, **self.options)
-        return {"row": json.dumps(result), "node": ray.get_runtime_context().get_node_id()}
+        return {"row": json.dumps(result)}
 
 
 def label(bundle_path: str | Path, cfg, jobs: list[tuple[Path, Path | None]], options: dict,
-          address: str | None = None, nodes: set | None = None) -> Iterator[dict]:
+          address: str | None = None) -> Iterator[dict]:
     """Rows of `jobs` (video, where its annotated copy goes or None), labelled on Ray, as
-    they arrive; the Ray nodes used are added to `nodes`."""
+    they arrive."""
     if not jobs:
         return
     ray = connect(address)
@@ -225,6 +223,4 @@ def label(bundle_path: str | Path, cfg, jobs: list[tuple[Path, Path | None]], op
                  compute=ray.data.ActorPoolStrategy(size=min(cpus(ray), len(jobs))), num_cpus=1,
                  scheduling_strategy="SPREAD"))
     for row in rows.iter_rows():
-        if nodes is not None:
-            nodes.add(row["node"])
         yield json.loads(row["row"])
