@@ -43,6 +43,7 @@ class BackboneConfig:
     resize_mode: str = "squash"     # the whole frame: people and motion reach its edges
     batch_size: int = 32
     runtime: str = "auto"       # auto | torch | onnx (auto: ONNX Runtime on CPU-only machines)
+    parallel_videos: int | str = "auto"   # videos extracted side by side (auto: one per core on ONNX Runtime)
 
 
 @dataclass
@@ -251,6 +252,9 @@ def validate(cfg: Config) -> None:
         value = getattr(getattr(cfg, section), key)
         if not isinstance(value, (int, float)) or value <= 0:
             raise ConfigError(f"{section}.{key} must be a positive number, got {value!r}")
+    lanes = cfg.backbone.parallel_videos
+    if lanes != "auto" and (isinstance(lanes, bool) or not isinstance(lanes, int) or lanes < 1):
+        raise ConfigError(f"backbone.parallel_videos must be auto or a whole number of at least 1, got {lanes!r}")
     name = cfg.logging.run_name
     if name is not None and (not isinstance(name, str) or not name.strip() or name in (".", "..")
                              or "/" in name or "\\" in name):

@@ -22,6 +22,7 @@ import queue
 import threading
 import time
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -40,6 +41,8 @@ from .video_io import check_video_file, open_video
 CACHE_FORMAT = 1
 DECODE_CHUNK = 128   # timeline steps decoded at once: bounds memory on long videos
 DECODE_BUDGET = 32 * 2**20    # ... and at most this many bytes of decoded frames (1080p: 5, 4K: 1)
+MAX_PARALLEL_VIDEOS = 4       # `backbone.parallel_videos: auto` uses one per core, up to this
+_EXPORT_LOCK = threading.Lock()   # one ONNX export at a time, even when several encoders start together
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -162,8 +165,9 @@ class OnnxEncoder:
     def session(self, height: int, width: int):
         if (height, width) not in self.sessions:
             path = self.model_path(height, width)
-            if not path.is_file():
-                self.export(path, height, width)
+            with _EXPORT_LOCK:
+                if not path.is_file():
+                    self.export(path, height, width)
             self.sessions[(height, width)] = self.open(path)
             self.max_abs_diff = self.check(height, width)
         return self.sessions[(height, width)]
@@ -198,6 +202,13 @@ class OnnxEncoder:
                                f"{diff:.2e} (> {ONNX_TOLERANCE}); delete it to export again")
         return diff
 
+    def split(self, count: int) -> list["OnnxEncoder"]:
+        """`count` encoders that run side by side on this one's threads, each with its own
+        sessions (for extracting several videos at once)."""
+        threads = max(1, self.threads // count)
+        return [OnnxEncoder(self.backbone, self.model_dir, threads, self.fallback is not None)
+                for _ in range(count)]
+
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         if self.failed:
             return self.fallback(frames)
@@ -231,6 +242,16 @@ def make_encoder(backbone: Backbone, runtime: str = "auto"):
         return TorchEncoder(backbone)
 
 
+def parallel_videos(setting: int | str, encoder) -> int:
+    """How many videos to extract side by side (`backbone.parallel_videos`). `auto`: one
+    per core, up to `MAX_PARALLEL_VIDEOS`, on ONNX Runtime, whose single-threaded sessions
+    side by side beat one session's threads when decoding and flow share the cores
+    (`scripts/bench_extraction.py`); one with PyTorch (a GPU, or the fallback)."""
+    if setting == "auto":
+        return min(MAX_PARALLEL_VIDEOS, torch.get_num_threads()) if isinstance(encoder, OnnxEncoder) else 1
+    return int(setting)
+
+
 @dataclass
 class ExtractionReport:
     extracted: list[str] = field(default_factory=list)
@@ -257,16 +278,22 @@ class Chunk:
 class FeatureExtractor:
     """Decode, resize, encode and cache the timeline features of many videos.
 
-    Decoding and resizing run in a background thread, one chunk ahead of the
-    backbone, so the two overlap.
+    Decoding and resizing (and the motion stream's flow) run in a background thread,
+    one chunk ahead of the backbone, so the two overlap. With `parallel_videos` > 1 and
+    an encoder that can `split`, that many videos are extracted side by side, each lane
+    with its own decode thread and encoder.
     """
 
     def __init__(self, encoder: Callable[[torch.Tensor], np.ndarray], preprocess: Preprocess,
                  sample_fps: float, batch_size: int = 32, reader: str = "auto",
-                 motion: FlowSpec | None = None):
+                 motion: FlowSpec | None = None, parallel_videos: int = 1):
+        if parallel_videos < 1:
+            raise ValueError(f"parallel_videos must be at least 1, got {parallel_videos}")
         self.encoder, self.preprocess = encoder, preprocess
         self.sample_fps, self.batch_size, self.reader = sample_fps, batch_size, reader
         self.motion = motion
+        self.parallel_videos = parallel_videos if hasattr(encoder, "split") else 1
+        self._lanes: list = []
 
     def decode_chunks(self, video: str) -> Iterator[Chunk]:
         """Resized frames of one video's timeline, `DECODE_CHUNK` steps (and at most
@@ -283,7 +310,7 @@ class FeatureExtractor:
                 previous = frames[-1]
                 yield Chunk(video, frames, start + size >= len(steps), motion=motion)
 
-    def produce(self, videos: list[str], out: queue.Queue, stop: threading.Event) -> None:
+    def produce(self, videos: Iterable[str], out: queue.Queue, stop: threading.Event) -> None:
         """Decode `videos` into `out`, then None. A video that fails in any way becomes one
         error chunk naming it; the sentinel is always sent, so `run` never waits forever."""
         try:
@@ -298,9 +325,11 @@ class FeatureExtractor:
         finally:
             _put(out, None, stop)
 
-    def encode(self, frames: np.ndarray) -> np.ndarray:
-        """`(n, crop, crop, 3)` uint8 -> `(n, S, D)` float32, in backbone batches."""
-        parts = [self.encoder(frames[i:i + self.batch_size])
+    def encode(self, frames: np.ndarray, encoder=None) -> np.ndarray:
+        """`(n, crop, crop, 3)` uint8 -> `(n, S, D)` float32, in backbone batches (with
+        `encoder`, a lane's, or this extractor's own)."""
+        encoder = encoder or self.encoder
+        parts = [encoder(frames[i:i + self.batch_size])
                  for i in range(0, len(frames), self.batch_size)]
         return np.concatenate(parts)
 
@@ -311,15 +340,73 @@ class FeatureExtractor:
         todo = self.plan(videos, cache, report)
         if progress and (report.reused or report.failed):
             progress(len(report.reused) + len(report.failed))
+        lanes = self.lane_encoders(len(todo))
+        start = time.perf_counter()
+        try:
+            if len(lanes) == 1:
+                self.run_lane(lanes[0], todo, cache, report, progress)
+            else:
+                self.run_lanes(lanes, todo, cache, report, progress)
+        finally:
+            report.seconds = time.perf_counter() - start
+        return report
+
+    def lane_encoders(self, videos: int) -> list:
+        """One encoder per lane: `parallel_videos` of them, no more than there are videos."""
+        count = max(1, min(self.parallel_videos, videos))
+        if count == 1:
+            return [self.encoder]
+        if len(self._lanes) != count:
+            self._lanes = self.encoder.split(count)
+        return self._lanes
+
+    def run_lanes(self, lanes: list, videos: list[str], cache: FeatureCache, report: ExtractionReport,
+                  progress: Callable[[int], None] | None) -> None:
+        """`run_lane` in one thread per encoder, each taking the next video from a shared
+        queue. An error in one lane lets the others finish their current video, then stops."""
+        pending: queue.SimpleQueue = queue.SimpleQueue()
+        for video in videos:
+            pending.put(video)
+        stop, lock = threading.Event(), threading.Lock()
+
+        def next_videos() -> Iterator[str]:
+            while not stop.is_set():
+                try:
+                    yield pending.get_nowait()
+                except queue.Empty:
+                    return
+
+        def locked_progress(count: int) -> None:
+            with lock:
+                progress(count)
+
+        parts = [ExtractionReport() for _ in lanes]
+        pool = ThreadPoolExecutor(len(lanes), thread_name_prefix="extract")
+        try:
+            futures = [pool.submit(self.run_lane, encoder, next_videos(), cache, part,
+                                   locked_progress if progress else None) for encoder, part in zip(lanes, parts)]
+            for future in futures:
+                future.result()          # a lane's error is raised here
+        finally:
+            stop.set()
+            pool.shutdown(wait=True)
+            for part in parts:
+                report.extracted += part.extracted
+                report.failed.update(part.failed)
+                report.frames += part.frames
+
+    def run_lane(self, encoder, videos: Iterable[str], cache: FeatureCache, report: ExtractionReport,
+                 progress: Callable[[int], None] | None) -> None:
+        """Decode `videos` in a background thread while `encoder` encodes, into `cache`."""
         chunks: queue.Queue = queue.Queue(maxsize=2)
         stop = threading.Event()
-        worker = threading.Thread(target=self.produce, args=(todo, chunks, stop), daemon=True)
-        start, parts = time.perf_counter(), []
+        worker = threading.Thread(target=self.produce, args=(videos, chunks, stop), daemon=True)
+        parts = []
         worker.start()
         try:
             while (chunk := chunks.get()) is not None:
                 if chunk.error is None:
-                    parts.append(join_streams(self.encode(chunk.frames), chunk.motion))
+                    parts.append(join_streams(self.encode(chunk.frames, encoder), chunk.motion))
                     report.frames += len(chunk.frames)
                 if chunk.last:
                     self.finish_video(chunk, parts, cache, report)
@@ -328,8 +415,6 @@ class FeatureExtractor:
                         progress(1)
         finally:
             stop.set()
-            report.seconds = time.perf_counter() - start
-        return report
 
     @staticmethod
     def plan(videos: Iterable[str | Path], cache: FeatureCache, report: ExtractionReport) -> list[str]:

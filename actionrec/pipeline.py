@@ -24,7 +24,8 @@ from .datasets import (DatasetSplit, VideoItem, groups_per_class, load_dataset, 
                        split_train_val)
 from .errors import ConfigError, DatasetError
 from .evaluation import classification_metrics, per_class_table, plot_confusion, write_json
-from .features import ExtractionReport, FeatureCache, FeatureExtractor, cache_key, make_encoder
+from .features import (ExtractionReport, FeatureCache, FeatureExtractor, cache_key, make_encoder,
+                       parallel_videos)
 from .model import LinearProbe, MeanPoolBaseline
 from .motion import FlowSpec, flow_spec
 from .training import FitResult, clip_means, fit_baseline, fit_head, fit_probe
@@ -83,10 +84,11 @@ class FeatureSource:
     @classmethod
     def create(cls, backbone: Backbone, preprocess: Preprocess, sample_fps: float, cache_dir: str | Path,
                batch_size: int = 32, reader: str = "auto", runtime: str = "auto",
-               motion: FlowSpec | None = None) -> "FeatureSource":
+               motion: FlowSpec | None = None, lanes: int | str = 1) -> "FeatureSource":
         cache = FeatureCache(cache_dir, cache_key(backbone, preprocess, sample_fps, motion))
-        extractor = FeatureExtractor(make_encoder(backbone, runtime), preprocess, sample_fps,
-                                     batch_size, reader, motion)
+        encoder = make_encoder(backbone, runtime)
+        extractor = FeatureExtractor(encoder, preprocess, sample_fps, batch_size, reader, motion,
+                                     parallel_videos(lanes, encoder))
         return cls(backbone, preprocess, cache, extractor, runtime)
 
     def ensure(self, items: list[VideoItem], what: str, progress: bool = True, engine: str = "local",
@@ -117,7 +119,7 @@ def feature_source(cfg: Config) -> FeatureSource:
     m = cfg.motion
     motion = flow_spec(m.stream, m.size, m.preset, b.pooling, b.grid)
     return FeatureSource.create(backbone, preprocess, cfg.sampling.fps, cfg.cache.dir, b.batch_size,
-                                cfg.data.reader, b.runtime, motion)
+                                cfg.data.reader, b.runtime, motion, b.parallel_videos)
 
 
 def extract(data_root: str | Path, cfg: Config, engine: str = "local", address: str | None = None,

@@ -3,7 +3,8 @@
     python scripts/bench_extraction.py [--videos 6 --seconds 4] [--repeats 3] [--motion flow] [--json out.json]
 
 Ours: `FeatureExtractor` (decode + resize, and the motion stream's optical flow, in a
-background thread; batched ONNX Runtime backbone). `--motion none`: the CNN alone. Naive baseline, measured in the same run on the same files and frames:
+background thread; batched ONNX Runtime backbone; `backbone.parallel_videos` videos side
+by side, each with its own decode thread and single-threaded session on 2 cores). `--motion none`: the CNN alone. Naive baseline, measured in the same run on the same files and frames:
 OpenCV reading every frame in order, torchvision's own transforms (PIL), eager
 PyTorch one frame at a time. Both encode every frame of 320x240 25 fps videos with
 MobileNetV2 at 224x224. Each side runs `--repeats` times, alternating; prints JSON with
@@ -26,7 +27,7 @@ from PIL import Image
 
 from actionrec.backbone import Backbone, get_weights
 from actionrec.config import load_config
-from actionrec.features import FeatureCache, FeatureExtractor, cache_key, make_encoder
+from actionrec.features import FeatureCache, FeatureExtractor, cache_key, make_encoder, parallel_videos
 from actionrec.motion import FlowSpec, flow_spec
 from actionrec.synthetic import render_clip, write_video
 from actionrec.transforms import Preprocess
@@ -60,11 +61,13 @@ def naive_fps(paths: list[Path], backbone: Backbone) -> tuple[float, int]:
 
 
 def ours_fps(paths: list[Path], backbone: Backbone, runtime: str, cache_dir: Path,
-             motion: FlowSpec | None) -> tuple[float, int]:
+             motion: FlowSpec | None, lanes: int | str) -> tuple[float, int]:
     preprocess = Preprocess.for_backbone(backbone.name)
     encoder = make_encoder(backbone, runtime)
-    encoder(preprocess(np.zeros((1, 240, 320, 3), np.uint8)))        # export/load outside the timing
-    extractor = FeatureExtractor(encoder, preprocess, sample_fps=None, batch_size=16, motion=motion)
+    extractor = FeatureExtractor(encoder, preprocess, sample_fps=None, batch_size=16, motion=motion,
+                                 parallel_videos=parallel_videos(lanes, encoder))
+    for lane in extractor.lane_encoders(len(paths)):                 # export/load outside the timing
+        lane(preprocess(np.zeros((1, 240, 320, 3), np.uint8)))
     cache = FeatureCache(cache_dir, cache_key(backbone, preprocess, 0.0, motion))
     report = extractor.run(paths, cache)
     return report.frames_per_second, report.frames
@@ -78,23 +81,26 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--motion", default="flow", choices=["flow", "none"],
                    help="the motion stream (default: flow, as the default config)")
+    p.add_argument("--parallel-videos", default="auto",
+                   help="videos extracted side by side (default: auto, as the default config)")
     p.add_argument("--json", help="also write the result here")
     args = p.parse_args()
     backbone = Backbone("mobilenet_v2", pooling="grid", grid=3)
     m = load_config().motion
     motion = flow_spec(args.motion, m.size, m.preset, backbone.pooling, backbone.grid)
+    lanes = args.parallel_videos if args.parallel_videos == "auto" else int(args.parallel_videos)
     runs = {"ours": [], "naive": []}
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_videos(Path(tmp), args.videos, args.seconds)
         for r in range(args.repeats):
-            ours, n_ours = ours_fps(paths, backbone, args.runtime, Path(tmp) / f"cache{r}", motion)
+            ours, n_ours = ours_fps(paths, backbone, args.runtime, Path(tmp) / f"cache{r}", motion, lanes)
             naive, n_naive = naive_fps(paths, backbone)
             runs["ours"].append(round(ours, 1))
             runs["naive"].append(round(naive, 1))
     ours, naive = statistics.median(runs["ours"]), statistics.median(runs["naive"])
     result = {"ours_fps": round(ours, 1), "naive_fps": round(naive, 1), "ratio": round(ours / naive, 2),
               "runs": runs, "motion": args.motion,
-              "frames": n_ours, "naive_frames": n_naive, "runtime": args.runtime,
+              "frames": n_ours, "naive_frames": n_naive, "runtime": args.runtime, "parallel_videos": args.parallel_videos,
               "torch_threads": torch.get_num_threads(), "videos": args.videos,
               "video": "320x240 25 fps MJPG", "input": "224x224"}
     print(json.dumps(result, indent=2))

@@ -128,3 +128,55 @@ def test_auto_runtime_falls_back_to_pytorch_when_onnx_breaks(backbone, tmp_path)
         got = enc(frames)
     with torch.inference_mode():
         np.testing.assert_allclose(got, backbone.forward_frames(torch.from_numpy(frames)).numpy(), atol=1e-5)
+
+
+class SplittingEncoder(TorchEncoder):
+    """A PyTorch encoder that can `split` into lanes, each remembering what it encoded."""
+
+    def __init__(self, backbone):
+        super().__init__(backbone)
+        self.calls = 0
+
+    def __call__(self, frames):
+        self.calls += 1
+        return super().__call__(frames)
+
+    def split(self, count):
+        self.lanes = [SplittingEncoder(self.backbone) for _ in range(count)]
+        return self.lanes
+
+
+def test_videos_extracted_side_by_side_equal_one_at_a_time_and_every_failure_is_named(backbone, tmp_path):
+    paths = videos(tmp_path, n=5)
+    broken = tmp_path / "broken.avi"
+    broken.write_bytes(os.urandom(2000))
+    pre = Preprocess(64, 64, "squash")
+    one, one_cache = make(backbone, tmp_path)
+    one.run(paths, one_cache)
+    encoder = SplittingEncoder(backbone)
+    side_by_side = FeatureExtractor(encoder, pre, 8.0, batch_size=8, parallel_videos=2)
+    cache = FeatureCache(tmp_path / "lanes", cache_key(backbone, pre, 8.0))
+    done = []
+    report = side_by_side.run([paths[0], broken, *paths[1:]], cache, done.append)
+    assert sorted(report.extracted) == sorted(map(str, paths)) and list(report.failed) == [str(broken)]
+    assert sum(done) == 6 and report.frames == sum(len(one_cache.load(p)) for p in paths)
+    assert all(lane.calls > 0 for lane in encoder.lanes) and encoder.calls == 0
+    for path in paths:
+        np.testing.assert_array_equal(cache.load(path), one_cache.load(path))
+
+
+def test_onnx_lanes_share_one_export_and_split_the_threads(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    from actionrec.features import OnnxEncoder, parallel_videos
+    grid = Backbone("mobilenet_v2", pooling="grid", grid=3)
+    encoder = OnnxEncoder(grid, model_dir=tmp_path / "onnx", threads=2)
+    lanes = encoder.split(2)
+    assert [lane.threads for lane in lanes] == [1, 1]
+    assert parallel_videos("auto", encoder) == min(4, torch.get_num_threads())
+    assert parallel_videos("auto", TorchEncoder(grid)) == 1 and parallel_videos(3, encoder) == 3
+    frames = np.random.default_rng(0).integers(0, 256, (2, 96, 96, 3), dtype=np.uint8)
+    with ThreadPoolExecutor(2) as pool:      # both start at once, before any export exists
+        got = list(pool.map(lambda lane: lane(frames), lanes))
+    assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 1
+    np.testing.assert_allclose(got[0], got[1], atol=1e-4)
