@@ -22,7 +22,7 @@ import queue
 import threading
 import time
 import warnings
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -344,7 +344,7 @@ class FeatureExtractor:
         start = time.perf_counter()
         try:
             if len(lanes) == 1:
-                self.run_lane(lanes[0], todo, cache, report, progress)
+                self.run_lane(lanes[0], todo, cache, report, progress, threading.Event())
             else:
                 self.run_lanes(lanes, todo, cache, report, progress)
         finally:
@@ -356,14 +356,15 @@ class FeatureExtractor:
         count = max(1, min(self.parallel_videos, videos))
         if count == 1:
             return [self.encoder]
-        if len(self._lanes) != count:
-            self._lanes = self.encoder.split(count)
-        return self._lanes
+        if not self._lanes:             # split once: later runs reuse the lanes' sessions
+            self._lanes = self.encoder.split(self.parallel_videos)
+        return self._lanes[:count]
 
     def run_lanes(self, lanes: list, videos: list[str], cache: FeatureCache, report: ExtractionReport,
                   progress: Callable[[int], None] | None) -> None:
         """`run_lane` in one thread per encoder, each taking the next video from a shared
-        queue. An error in one lane lets the others finish their current video, then stops."""
+        queue. An error in one lane (or an interrupt here) lets the others finish and cache
+        their current video, then stop."""
         pending: queue.SimpleQueue = queue.SimpleQueue()
         for video in videos:
             pending.put(video)
@@ -384,7 +385,10 @@ class FeatureExtractor:
         pool = ThreadPoolExecutor(len(lanes), thread_name_prefix="extract")
         try:
             futures = [pool.submit(self.run_lane, encoder, next_videos(), cache, part,
-                                   locked_progress if progress else None) for encoder, part in zip(lanes, parts)]
+                                   locked_progress if progress else None, stop)
+                       for encoder, part in zip(lanes, parts)]
+            wait(futures, return_when=FIRST_EXCEPTION)
+            stop.set()
             for future in futures:
                 future.result()          # a lane's error is raised here
         finally:
@@ -396,8 +400,9 @@ class FeatureExtractor:
                 report.frames += part.frames
 
     def run_lane(self, encoder, videos: Iterable[str], cache: FeatureCache, report: ExtractionReport,
-                 progress: Callable[[int], None] | None) -> None:
-        """Decode `videos` in a background thread while `encoder` encodes, into `cache`."""
+                 progress: Callable[[int], None] | None, halt: threading.Event) -> None:
+        """Decode `videos` in a background thread while `encoder` encodes, into `cache`;
+        once `halt` is set, stop after the video being encoded."""
         chunks: queue.Queue = queue.Queue(maxsize=2)
         stop = threading.Event()
         worker = threading.Thread(target=self.produce, args=(videos, chunks, stop), daemon=True)
@@ -413,15 +418,17 @@ class FeatureExtractor:
                     parts = []
                     if progress:
                         progress(1)
+                    if halt.is_set():
+                        break
         finally:
             stop.set()
 
     @staticmethod
     def plan(videos: Iterable[str | Path], cache: FeatureCache, report: ExtractionReport) -> list[str]:
-        """The videos to extract. Sound cache entries go to `report.reused`; missing or
-        empty files to `report.failed`; a corrupt entry is named in a warning, deleted
-        and its video extracted again."""
-        todo = []
+        """The videos to extract, each file once (however many paths name it). Sound cache
+        entries go to `report.reused`; missing or empty files to `report.failed`; a corrupt
+        entry is named in a warning, deleted and its video extracted again."""
+        todo, planned = [], set()
         for video in map(str, videos):
             try:
                 check_video_file(video)  # it may have gone since the dataset was listed
@@ -434,6 +441,10 @@ class FeatureExtractor:
                               f"({problem}); extracting them again", stacklevel=3)
                 cache.discard(video)
                 cached = False
+            if not cached:
+                if cache.entry(video) in planned:   # another path to the same file: extracted once
+                    continue
+                planned.add(cache.entry(video))
             (report.reused if cached else todo).append(video)
         return todo
 

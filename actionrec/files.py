@@ -7,6 +7,7 @@ A reader (or a resumed run) never sees half a file, and a run stopped part way
 from __future__ import annotations
 
 import os
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -14,12 +15,12 @@ from typing import Iterator
 
 @contextmanager
 def atomic_path(path: str | Path, suffix: str = "") -> Iterator[Path]:
-    """Yields `.<name>.<pid>.tmp<suffix>` beside `path` to write; on success it replaces
+    """Yields `.<name>.<pid>-<thread>.tmp<suffix>` beside `path` to write; on success it replaces
     `path`, on any exception (interrupts included) it is removed. `suffix` keeps an
     extension that the writer reads (`.npy`, `.mp4`)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp{suffix}")
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{threading.get_ident()}.tmp{suffix}")
     try:
         yield tmp
         os.replace(tmp, path)

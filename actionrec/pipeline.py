@@ -327,7 +327,7 @@ def evaluate(bundle_path: str | Path, data_root: str | Path, cfg: Config, fold: 
     items = relabel(split, bundle, data_root)
     source = FeatureSource.create(bundle.build_backbone(), bundle.preprocess, bundle.sampling["fps"],
                                   cfg.cache.dir, cfg.backbone.batch_size, cfg.data.reader,
-                                  cfg.backbone.runtime, bundle.motion)
+                                  cfg.backbone.runtime, bundle.motion, cfg.backbone.parallel_videos)
     items, report = source.ensure(items, "test", progress)
     metrics = score(bundle, source.cache, items)
     metrics["frame_order_verdict"] = order_verdict(metrics)

@@ -180,3 +180,37 @@ def test_onnx_lanes_share_one_export_and_split_the_threads(tmp_path):
         got = list(pool.map(lambda lane: lane(frames), lanes))
     assert len(list((tmp_path / "onnx").glob("*.onnx"))) == 1
     np.testing.assert_allclose(got[0], got[1], atol=1e-4)
+
+
+class FailingLane(SplittingEncoder):
+    """Lanes of which the last fails on its first batch."""
+
+    def split(self, count):
+        self.lanes = [SplittingEncoder(self.backbone) for _ in range(count)]
+        self.lanes[-1].__class__ = type("Broken", (SplittingEncoder,), {
+            "__call__": lambda lane, frames: (_ for _ in ()).throw(RuntimeError("encoder died"))})
+        return self.lanes
+
+
+def test_a_failing_lane_stops_the_others_after_their_current_video(backbone, tmp_path):
+    paths = videos(tmp_path, n=12)
+    pre = Preprocess(64, 64, "squash")
+    extractor = FeatureExtractor(FailingLane(backbone), pre, 8.0, batch_size=8, parallel_videos=2)
+    cache = FeatureCache(tmp_path / "lanes", cache_key(backbone, pre, 8.0))
+    with pytest.raises(RuntimeError, match="encoder died"):
+        extractor.run(paths, cache)
+    done = [p for p in paths if cache.has(p)]
+    assert len(done) <= 2                   # not the whole queue
+    assert all(cache.problem(p) is None for p in done)   # what was written is whole
+
+
+def test_two_paths_to_one_video_are_extracted_once(backbone, tmp_path):
+    (path,) = videos(tmp_path, n=1)
+    other = tmp_path / "sub"
+    other.mkdir()
+    alias = other / ".." / path.name
+    encoder = SplittingEncoder(backbone)
+    pre = Preprocess(64, 64, "squash")
+    extractor = FeatureExtractor(encoder, pre, 8.0, batch_size=8, parallel_videos=2)
+    report = extractor.run([path, alias], FeatureCache(tmp_path / "c", cache_key(backbone, pre, 8.0)))
+    assert report.extracted == [str(path)] and not report.failed and encoder.calls == 1

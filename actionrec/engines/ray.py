@@ -159,7 +159,7 @@ def extract(source, videos: list[str], progress, address: str | None = None):
         return report
     ray = connect(address)
     decoder = copy.copy(source.extractor)
-    decoder.encoder = None                     # the backbone lives in the actors
+    decoder.encoder, decoder._lanes = None, []     # the backbone lives in the actors
     b = source.backbone
     gpus = int(ray.cluster_resources().get("GPU", 0))
     start = time.perf_counter()
