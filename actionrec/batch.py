@@ -20,6 +20,7 @@ import io
 import json
 import multiprocessing
 import os
+import signal
 import warnings
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -417,13 +418,41 @@ def _csv_cell(value, column: str) -> str:
 
 # ---------------------------------------------------------------- running
 
+AUTO_WORKERS_VIDEOS = 32          # `--workers auto` starts processes for at least this many videos
+AUTO_WORKERS_BYTES = 16 * 2**20    # ... or this much video: each process takes ~3 s to start
+MAX_AUTO_WORKERS = 4
+
+
+def auto_workers(videos: list[Path]) -> int:
+    """`--workers auto`: one process per core (up to `MAX_AUTO_WORKERS`) on a machine
+    without CUDA, when the job is large enough for their start-up to pay (measured on 2
+    cores: 1.5x on 200 short clips, 1.14x on 6 HD videos of 20 s, and 3 s slower on 2
+    short clips); else 1."""
+    if len(videos) < 2 or torch.cuda.is_available():
+        return 1
+    size = sum(file_size(p) for p in videos)
+    if len(videos) < AUTO_WORKERS_VIDEOS and size < AUTO_WORKERS_BYTES:
+        return 1
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(MAX_AUTO_WORKERS, cores, len(videos)))
+
+
+def file_size(path: Path) -> int:
+    """Its size in bytes; 0 when it has gone (its row will say so)."""
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def run_label(bundle_path: str | Path, inputs: list[str], out: str | Path, cfg, topk: int = 3,
-              segments: bool = False, workers: int = 1, annotate_dir: str | Path | None = None,
+              segments: bool = False, workers: int | str = "auto", annotate_dir: str | Path | None = None,
               progress: bool = True, engine: str = "local", address: str | None = None) -> int:
     """Label every video of `inputs` into `out`, resuming it; the exit code (1 if any
     video failed in this run, else 0). Prints a summary."""
-    if topk < 1 or workers < 1:
-        raise ResultsFileError(f"--top-k and --workers must be at least 1, got {topk} and {workers}")
+    if topk < 1 or (workers != "auto" and (not isinstance(workers, int) or workers < 1)):
+        raise ResultsFileError(f"--top-k and --workers must be at least 1 (--workers may be auto), "
+                               f"got {topk} and {workers!r}")
     results = ResultsFile(out, segments)
     bundle = load_bundle(bundle_path)
     videos, misses = find_videos(inputs)
@@ -437,6 +466,8 @@ def run_label(bundle_path: str | Path, inputs: list[str], out: str | Path, cfg, 
         results.append(error_row(item, reason, segments))
         failed[item] = reason
     jobs = [(video, copies.get(str(video))) for video in todo]
+    if workers == "auto":
+        workers = auto_workers([Path(v) for v in todo]) if engine == "local" else 1
     if engine == "ray":
         from .engines import ray as ray_engine
         ray_engine.check_shared_paths(address, {"--out": out, "--annotate": annotate_dir})
@@ -444,7 +475,7 @@ def run_label(bundle_path: str | Path, inputs: list[str], out: str | Path, cfg, 
     elif workers == 1:
         rows = _label_here(bundle, cfg, jobs, options)
     else:
-        rows = _label_in_workers(bundle_path, cfg, jobs, options, workers)
+        rows = _WorkerRows(bundle_path, cfg, jobs, options, workers)
     labelled = 0
     bar = Progress(len(todo), "labelling", "video", enabled=progress)
     try:
@@ -456,7 +487,13 @@ def run_label(bundle_path: str | Path, inputs: list[str], out: str | Path, cfg, 
             else:
                 labelled += 1
     except KeyboardInterrupt as exc:     # Ctrl-C, SIGTERM, SIGHUP (`signals`)
-        rows.close()   # stops the workers now, not when the generator is collected
+        # stops the workers now, not when the generator is collected; their finished rows stay
+        for row in rows.close() or []:
+            results.append(row)
+            if row["error"]:
+                failed[row["path"]] = row["error"]
+            else:
+                labelled += 1
         bar.close()
         reason, code = ending(exc)
         print(format_summary(labelled, len(videos) - len(todo), failed, results.path, f"label: {reason}",
@@ -478,29 +515,50 @@ def _label_here(bundle: Bundle, cfg, jobs: list[tuple[Path, Path | None]], optio
         yield label_video(video, recognizer, annotate_to=copy, **options)
 
 
-def _label_in_workers(bundle_path: str | Path, cfg, jobs: list[tuple[Path, Path | None]], options: dict,
-                      workers: int) -> Iterator[dict]:
-    """Rows as they complete, from `workers` spawned processes (one bundle each)."""
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_init_worker,
-                             initargs=(str(bundle_path), cfg, options)) as pool:
-        futures = {pool.submit(_label_in_worker, str(video), copy): video for video, copy in jobs}
+class _WorkerRows:
+    """Rows as they complete, from `workers` spawned processes (one bundle each).
+
+    `close()` (on an interrupt) cancels the videos not started, waits for those being
+    labelled and returns the rows not yet handed out, so every finished video keeps its
+    row (and its annotated copy a row beside it).
+    """
+
+    def __init__(self, bundle_path: str | Path, cfg, jobs: list[tuple[Path, Path | None]], options: dict,
+                 workers: int):
+        self.pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                                        initializer=_init_worker, initargs=(str(bundle_path), cfg, options))
+        self.futures = {self.pool.submit(_label_in_worker, str(video), copy): video for video, copy in jobs}
+        self.segments = options["segments"]
+        self.handed_out: set = set()
+
+    def __iter__(self) -> Iterator[dict]:
+        for future in as_completed(self.futures):
+            self.handed_out.add(future)
+            yield self.row(future)
+        self.pool.shutdown()
+
+    def row(self, future) -> dict:
         try:
-            for future in as_completed(futures):
-                try:
-                    yield future.result()
-                except Exception as exc:   # the worker itself died
-                    yield error_row(futures[future], f"worker failed: {failure_reason(exc)}",
-                                    options["segments"])
-        finally:
-            for future in futures:
-                future.cancel()
+            return future.result()
+        except Exception as exc:   # the worker itself died
+            return error_row(self.futures[future], f"worker failed: {failure_reason(exc)}", self.segments)
+
+    def close(self) -> list[dict]:
+        for future in self.futures:
+            future.cancel()
+        self.pool.shutdown(wait=True)
+        return [self.row(f) for f in self.futures if f not in self.handed_out and not f.cancelled()]
 
 
 _WORKER: dict = {}
 
 
 def _init_worker(bundle_path: str, cfg, options: dict) -> None:
+    # Ctrl-C and a closed terminal reach the whole process group: the parent ends the run,
+    # and a worker finishes the video it is labelling so that its row is written
+    for name in ("SIGINT", "SIGHUP"):
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), signal.SIG_IGN)
     torch.set_num_threads(1)
     _WORKER["recognizer"] = build_recognizer(load_bundle(bundle_path), cfg)
     _WORKER["options"] = options

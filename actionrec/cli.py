@@ -29,6 +29,19 @@ def add_config_args(p: argparse.ArgumentParser, default: str | None = "default")
                         "also ACTIONREC_LOG=debug)")
 
 
+def workers_arg(value: str) -> int | str:
+    """`--workers`: auto, or a whole number of at least 1."""
+    if value == "auto":
+        return value
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise argparse.ArgumentTypeError(f"expected auto or a whole number of at least 1, got {value!r}")
+    return count
+
+
 def add_engine_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--engine", choices=["local", "ray"], default="local",
                    help="where videos are processed: this machine (default), or a Ray cluster "
@@ -107,7 +120,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--out", required=True, help="results file: .csv or .jsonl (re-runs resume it)")
     p.add_argument("--top-k", type=int, default=3)
     p.add_argument("--segments", action="store_true", help="add a label timeline for each video")
-    p.add_argument("--workers", type=int, default=1, help="videos labelled in parallel")
+    p.add_argument("--workers", type=workers_arg, default="auto",
+                   help="videos labelled in parallel, each in its own process (default: auto, one per "
+                        "core on a CPU-only machine when there are at least 32 videos or 16 MiB of them)")
     p.add_argument("--annotate", metavar="DIR", help="also write annotated copies of the videos here")
     add_engine_args(p)
     add_config_args(p)

@@ -55,7 +55,7 @@ def steps_in(results: Path) -> int:
 
 
 def label_runs(bundle: Path, videos: Path, work: Path, repeats: int) -> dict:
-    variants = {"label, 1 process": [], "label --workers 2": ["--workers", "2"],
+    variants = {"label, 1 process": ["--workers", "1"], "label --workers 2": ["--workers", "2"],
                 "label --engine ray": ["--engine", "ray"],
                 "label --engine ray (joined)": ["--engine", "ray", "--ray-address", "auto"]}
     table = {}

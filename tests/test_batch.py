@@ -284,3 +284,27 @@ def test_same_named_videos_of_different_folders_keep_both_annotated_copies(rando
     assert np.abs(bottom(annotated / "x" / "a.labelled.mp4") - x).mean() < 10
     assert np.abs(bottom(annotated / "y" / "a.labelled.mp4") - y).mean() < 10
     assert np.abs(x - y).mean() > 20
+
+
+def test_auto_workers_start_processes_only_for_a_job_worth_their_start_up(tmp_path, monkeypatch):
+    from actionrec import batch
+    monkeypatch.setattr(batch.torch.cuda, "is_available", lambda: False)
+    few = [tmp_path / f"v{i}.mp4" for i in range(3)]
+    for path in few:
+        path.write_bytes(b"x" * 1000)
+    assert batch.auto_workers(few) == 1                       # start-up would cost more than it saves
+    cores = len(os.sched_getaffinity(0))
+    big = tmp_path / "long.mp4"
+    big.write_bytes(b"\0" * batch.AUTO_WORKERS_BYTES)
+    assert batch.auto_workers([*few, big]) == min(cores, 4)
+    many = [tmp_path / f"m{i}.mp4" for i in range(batch.AUTO_WORKERS_VIDEOS)]
+    assert batch.auto_workers(many) == min(cores, 4)          # counted even before they exist
+    monkeypatch.setattr(batch.torch.cuda, "is_available", lambda: True)
+    assert batch.auto_workers(many) == 1                      # one process owns the GPU
+
+
+def test_workers_must_be_auto_or_a_positive_count(capsys):
+    for bad in ("0", "two", "-1"):
+        with pytest.raises(SystemExit):
+            cli.main(["label", "--bundle", "b.safetensors", "x", "--out", "o.csv", "--workers", bad])
+        assert "expected auto or a whole number of at least 1" in capsys.readouterr().err
