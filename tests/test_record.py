@@ -305,7 +305,7 @@ def test_window_counts_down_shows_recording_and_q_discards_the_take(tmp_path, xv
     env = {**os.environ, "DISPLAY": xvfb_display, "QT_QPA_PLATFORM": "xcb"}
     proc = subprocess.Popen([sys.executable, "-m", "actionrec.cli", "record", "--source", str(source),
                              "--data", str(data), "--label", "wave", "--clips", "5", "--seconds", "2",
-                             "--countdown", "1.5"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+                             "--countdown", "3"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         seen = {"countdown": None, "recording": None}
         deadline = time.monotonic() + 60
