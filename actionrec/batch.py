@@ -532,10 +532,12 @@ class _WorkerRows:
         self.handed_out: set = set()
 
     def __iter__(self) -> Iterator[dict]:
-        for future in as_completed(self.futures):
-            self.handed_out.add(future)
-            yield self.row(future)
-        self.pool.shutdown()
+        try:
+            for future in as_completed(self.futures):
+                self.handed_out.add(future)
+                yield self.row(future)
+        finally:       # done, or the caller failed: no video starts after this
+            self.pool.shutdown(wait=False, cancel_futures=True)
 
     def row(self, future) -> dict:
         try:
