@@ -157,7 +157,7 @@ def label_video(path: str | Path, recognizer: StreamingRecognizer, topk: int = 3
     """
     recognizer.reset()
     try:
-        with open_video(path, reader) as video:
+        with open_video(path, reader, sequential=True) as video:
             preds = _stream_video(video, recognizer, annotate_to)
             windows = [p for p in preds if not p.warming_up]
             if not windows:

@@ -305,7 +305,7 @@ class FeatureExtractor:
         there is a motion stream (computed here, in the decode thread, beside the backbone)."""
         flow = FlowEncoder(self.motion) if self.motion is not None else None
         previous = None
-        with open_video(video, self.reader) as reader:
+        with open_video(video, self.reader, sequential=True) as reader:
             steps = timeline_indices(reader.num_frames, reader.fps, self.sample_fps)
             size = max(1, min(DECODE_CHUNK, DECODE_BUDGET // (reader.width * reader.height * 3)))
             for start in range(0, len(steps), size):

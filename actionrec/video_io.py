@@ -10,6 +10,8 @@ Backends
   decord is imported lazily; `backend="auto"` falls back to OpenCV when it is missing.
 - `OpenCVReader` (`backend="opencv"`): `cv2.VideoCapture` with the FFMPEG backend,
   read forward only (`grab()` for skipped frames, `retrieve()` for wanted ones).
+  `auto` picks it first for one forward pass over a timeline (`sequential=True`:
+  feature extraction, labelling), where it is the faster of the two.
   OpenCV's `CAP_PROP_POS_FRAMES` seeking is never used except to rewind to frame 0:
   on MPEG-1 it lands about two frames early.
 
@@ -415,12 +417,17 @@ def write_video(path: str | Path, frames: Iterable[np.ndarray], fps: float = 25.
     return path
 
 
-def open_video(path: str | Path, backend: str = "auto") -> VideoReader:
+def open_video(path: str | Path, backend: str = "auto", sequential: bool = False) -> VideoReader:
     """Open a video file with `backend` ("auto", "decord" or "opencv").
 
     "auto" uses decord when it is installed and can read the file, else OpenCV; frames
     larger than `DECORD_MAX_PIXELS` (1080p) and files larger than `DECORD_MAX_BYTES` go
-    to OpenCV, whose memory does not grow with the video.
+    to OpenCV, whose memory does not grow with the video. With `sequential` (one forward
+    pass over a timeline, as extraction and labelling read) "auto" tries OpenCV first:
+    the frames are bit-identical, and OpenCV's multi-threaded decoder, which skips the
+    colour conversion of frames it does not keep, is faster there (`actionrec extract`
+    on 720p H.264: 81-86 frames/s against 69-74; small clips: 159-162 against 146-157);
+    decord reads what OpenCV refuses (bgr24).
     Raises `ValueError` for an unknown backend and `VideoReadError` naming the file.
     """
     if backend != "auto" and backend not in BACKENDS:
@@ -430,7 +437,8 @@ def open_video(path: str | Path, backend: str = "auto") -> VideoReader:
     if backend != "auto":
         return BACKENDS[backend](path)
     width, height = check_header(os.fspath(path))
-    if width * height > DECORD_MAX_PIXELS or os.path.getsize(path) > DECORD_MAX_BYTES:
+    if (sequential or width * height > DECORD_MAX_PIXELS
+            or os.path.getsize(path) > DECORD_MAX_BYTES):
         try:
             return OpenCVReader(path)
         except VideoReadError:

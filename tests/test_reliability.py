@@ -81,16 +81,18 @@ def bgra(n: int) -> np.ndarray:
     return np.concatenate([frames(n)[..., ::-1], np.full((n, 48, 64, 1), 255, np.uint8)], axis=-1)
 
 
-def open_in_child(path: Path, backends=("decord", "opencv", "auto")) -> dict[str, str]:
+def open_in_child(path: Path, backends=("decord", "opencv", "auto", "sequential")) -> dict[str, str]:
     """{backend: "opened <fps>" or the VideoReadError's reason}, from a child process, so that
-    a decoder that aborts the process fails the test instead of ending the test run."""
+    a decoder that aborts the process fails the test instead of ending the test run.
+    `sequential`: "auto" as extraction and labelling open a video."""
     script = textwrap.dedent("""
         import sys
         from actionrec.errors import VideoReadError
         from actionrec.video_io import open_video
         for backend in sys.argv[2:]:
             try:
-                with open_video(sys.argv[1], backend) as video:
+                sequential = backend == "sequential"
+                with open_video(sys.argv[1], "auto" if sequential else backend, sequential) as video:
                     video.get_frames(range(video.num_frames))
                     video.get_frames([0])
                 print(backend, "opened", video.fps, flush=True)
@@ -315,7 +317,7 @@ def test_impossible_frame_count_is_refused_not_a_crash(tmp_path):
 def test_uncompressed_24bit_avi_is_read_by_decord_and_refused_by_opencv(tmp_path):
     """OpenCV corrupts the heap (the process aborts soon after) retrieving bgr24 frames."""
     reasons = open_in_child(raw_avi(tmp_path / "raw 24-bit.avi", frames(6)[..., ::-1].copy()))
-    assert reasons["decord"] == reasons["auto"] == "opened 10.0"
+    assert reasons["decord"] == reasons["auto"] == reasons["sequential"] == "opened 10.0"
     assert reasons["opencv"].startswith("OpenCV cannot read bgr24 video")
 
 

@@ -211,6 +211,15 @@ def test_auto_prefers_decord_and_falls_back_when_it_is_missing(mjpg_video, monke
         open_video(mjpg_video, "decord")
 
 
+def test_auto_reads_a_timeline_pass_with_opencv_and_the_same_frames(tmp_path, mjpg_video):
+    mp4 = make_video(tmp_path / "h.mp4", codec="mp4v")
+    for path in (mjpg_video, mp4):
+        with open_video(path, sequential=True) as forward, open_video(path) as random_access:
+            assert isinstance(forward, OpenCVReader) and isinstance(random_access, DecordReader)
+            steps = [0, 3, 4, 9, 20]
+            np.testing.assert_array_equal(forward.get_frames(steps), random_access.get_frames(steps))
+
+
 def test_unknown_backend_lists_the_allowed_ones(mjpg_video):
     for call in (open_video, probe_video):
         with pytest.raises(ValueError, match="pyav") as info:
