@@ -319,8 +319,12 @@ def test_window_counts_down_shows_recording_and_q_discards_the_take(tmp_path, xv
         for name, shot in seen.items():
             if shot is not None:
                 cv2.imwrite(str(tmp_path / f"record_{name}.png"), cv2.cvtColor(shot, cv2.COLOR_RGB2BGR))
-        assert seen["countdown"] is not None and seen["recording"] is not None, \
-            f"window never showed both phases (screenshots in {tmp_path})"
+        if seen["countdown"] is None or seen["recording"] is None:
+            if proc.poll() is None:
+                proc.kill()
+            said = proc.communicate(timeout=30)[0].decode()[-3000:]
+            pytest.fail(f"window never showed both phases (screenshots in {tmp_path}; exit code "
+                        f"{proc.returncode}); the command said:\n{said}")
         rows, cols = np.nonzero(seen["recording"].max(axis=-1) > 0)
         press_key(xvfb_display, "q", int(cols.min()) + 100, int(rows.min()) + 100)    # mid-take 1
         output = proc.communicate(timeout=30)[0].decode()
