@@ -94,6 +94,7 @@ def test_a_two_node_cluster_uses_both_nodes(mixed, tmp_path):
     cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 2})
     cluster.add_node(num_cpus=2)
     try:
+        cluster.wait_for_nodes()        # both raylets registered before any task is placed
         ray.init(address=cluster.address, include_dashboard=False, log_to_driver=False)
         report = extract(mixed, config(tmp_path, "cluster"), "ray", address=cluster.address, progress=False)
         assert len(report.extracted) == 7 and len(report.nodes) == 2
