@@ -108,7 +108,11 @@ class FeatureCache:
 
 
 class TorchEncoder:
-    """Backbone in PyTorch: `(N, H, W, 3)` uint8 numpy -> `(N, S, D)` float32 numpy."""
+    """Backbone in PyTorch: `(N, H, W, 3)` uint8 numpy -> `(N, S, D)` float32 numpy.
+
+    On a GPU, convolutions run in full float32, not TF32: a head trained on GPU features
+    is used on CPU features (ONNX Runtime, the live loop), so the two must agree (with
+    TF32 on an H200 they differed by up to 1.5e-2)."""
 
     def __init__(self, backbone: Backbone, device: str | torch.device = "cpu"):
         self.backbone = backbone.to(device)
@@ -117,7 +121,10 @@ class TorchEncoder:
     @torch.inference_mode()
     def __call__(self, frames: np.ndarray) -> np.ndarray:
         x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)
-        return self.backbone.forward_frames(x).float().cpu().numpy()
+        cudnn = torch.backends.cudnn
+        with cudnn.flags(enabled=cudnn.enabled, benchmark=cudnn.benchmark, deterministic=cudnn.deterministic,
+                         allow_tf32=False):
+            return self.backbone.forward_frames(x).float().cpu().numpy()
 
 
 RUNTIMES = ("auto", "torch", "onnx")
