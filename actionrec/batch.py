@@ -467,7 +467,7 @@ def run_label(bundle_path: str | Path, inputs: list[str], out: str | Path, cfg, 
         failed[item] = reason
     jobs = [(video, copies.get(str(video))) for video in todo]
     if workers == "auto":
-        workers = auto_workers([Path(v) for v in todo]) if engine == "local" else 1
+        workers = auto_workers(todo) if engine == "local" else 1
     if engine == "ray":
         from .engines import ray as ray_engine
         ray_engine.check_shared_paths(address, {"--out": out, "--annotate": annotate_dir})

@@ -399,7 +399,7 @@ class FeatureExtractor:
                                    locked_progress if progress else None, stop)
                        for encoder, part in zip(lanes, parts)]
             wait(futures, return_when=FIRST_EXCEPTION)
-            stop.set()
+            stop.set()                   # before waiting on each: a failed lane stops the others
             for future in futures:
                 future.result()          # a lane's error is raised here
         finally:
@@ -453,9 +453,10 @@ class FeatureExtractor:
                 cache.discard(video)
                 cached = False
             if not cached:
-                if cache.entry(video) in planned:   # another path to the same file: extracted once
+                entry = cache.entry(video)
+                if entry in planned:             # another path to the same file: extracted once
                     continue
-                planned.add(cache.entry(video))
+                planned.add(entry)
             (report.reused if cached else todo).append(video)
         return todo
 

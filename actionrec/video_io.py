@@ -426,7 +426,7 @@ def open_video(path: str | Path, backend: str = "auto", sequential: bool = False
     pass over a timeline, as extraction and labelling read) "auto" tries OpenCV first:
     the frames are bit-identical, and OpenCV's multi-threaded decoder, which skips the
     colour conversion of frames it does not keep, is faster there (`actionrec extract`
-    on 720p H.264: 81-86 frames/s against 69-74; small clips: 159-162 against 146-157);
+    on 720p H.264: 81-87 frames/s against 68-74; small clips: 159-162 against 146-157);
     decord reads what OpenCV refuses (bgr24).
     Raises `ValueError` for an unknown backend and `VideoReadError` naming the file.
     """
@@ -437,22 +437,25 @@ def open_video(path: str | Path, backend: str = "auto", sequential: bool = False
     if backend != "auto":
         return BACKENDS[backend](path)
     width, height = check_header(os.fspath(path))
+    opencv_error = None       # OpenCV is tried once, first or last
     if (sequential or width * height > DECORD_MAX_PIXELS
             or os.path.getsize(path) > DECORD_MAX_BYTES):
         try:
             return OpenCVReader(path)
-        except VideoReadError:
-            pass  # e.g. bgr24, which only decord reads safely
+        except VideoReadError as exc:   # e.g. bgr24, which only decord reads safely
+            opencv_error = exc
     try:
         return DecordReader(path)
-    except ImportError:
-        return OpenCVReader(path)
-    except VideoReadError as decord_error:
-        try:
-            return OpenCVReader(path)
-        except VideoReadError as opencv_error:
-            raise VideoReadError(path, f"decord: {decord_error.reason}; "
-                                       f"opencv: {opencv_error.reason}") from opencv_error
+    except (ImportError, VideoReadError) as decord_error:
+        if opencv_error is None:
+            try:
+                return OpenCVReader(path)
+            except VideoReadError as exc:
+                opencv_error = exc
+        if isinstance(decord_error, ImportError):
+            raise opencv_error from None
+        raise VideoReadError(path, f"decord: {decord_error.reason}; "
+                                   f"opencv: {opencv_error.reason}") from opencv_error
 
 
 def probe_video(path: str | Path, backend: str = "auto") -> dict:
