@@ -510,11 +510,12 @@ class LiveLoop:
             self.pred = pred
             self.stats.add_step(pred)
         self.clock.append(time.perf_counter())
-        self.stats.add_frame(ts + 1.0 / self.source.fps if self.source.finite else ts)
-        self.frame = frame
-        self.screen = self.annotate()
-        if self.recording is not None:
-            self.recording.write(self.screen)
+        with signals.deferred():        # a stop between the two would leave the stats a frame ahead
+            self.stats.add_frame(ts + 1.0 / self.source.fps if self.source.finite else ts)
+            self.frame = frame
+            self.screen = self.annotate()
+            if self.recording is not None:
+                self.recording.write(self.screen)
 
     def annotate(self) -> np.ndarray:
         latency = self.pred.latency_ms if self.pred is not None else None

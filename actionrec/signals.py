@@ -10,8 +10,8 @@ signal's number, as shells report a process killed by it).
 
 Only the first signal raises; later ones, while the run is finishing its outputs, are
 noted and ignored, so a second `docker stop` cannot cut the recording being closed.
-`deferred()` holds a signal back for a short critical section (a take being written)
-and raises it when the section ends.
+`deferred()` holds a signal back, Ctrl-C included, for a short critical section (a take
+being written, a live frame counted and recorded) and raises it when the section ends.
 """
 
 from __future__ import annotations
@@ -49,10 +49,18 @@ class _State:
     def __init__(self):
         self.received: int | None = None   # the first stop signal
         self.depth = 0                      # nesting of `deferred()`
-        self.pending: int | None = None
+        self.pending: int | None = None     # a signal held back by `deferred()`
 
 
 _state = _State()
+
+
+def _handle_interrupt(signum: int, frame) -> None:
+    """Ctrl-C: Python's own `KeyboardInterrupt`, held back inside `deferred()`."""
+    if _state.depth:
+        _state.pending = _state.pending or signum
+        return
+    signal.default_int_handler(signum, frame)
 
 
 def _handle(signum: int, _frame) -> None:
@@ -68,14 +76,18 @@ def _handle(signum: int, _frame) -> None:
 
 @contextmanager
 def stop_signals() -> Iterator[_State]:
-    """Within: SIGTERM and SIGHUP raise `Terminated` (main thread only; elsewhere a no-op;
-    one the process was started ignoring, as under `nohup`, stays ignored). The previous
-    handlers come back on exit. Yields the state: `.received` is the signal."""
+    """Within: SIGTERM and SIGHUP raise `Terminated`, and Ctrl-C `KeyboardInterrupt`, except
+    inside `deferred()` (main thread only; elsewhere a no-op; a signal the process was started
+    ignoring, as under `nohup`, stays ignored). The previous handlers come back on exit.
+    Yields the state: `.received` is the stop signal."""
     if threading.current_thread() is not threading.main_thread():
         yield _state
         return
     # a signal ignored when we started stays ignored: `nohup` means it for SIGHUP
-    previous = {s: signal.signal(s, _handle) for s in STOP_SIGNALS if signal.getsignal(s) is not signal.SIG_IGN}
+    handlers = {s: _handle for s in STOP_SIGNALS}
+    if signal.getsignal(signal.SIGINT) is signal.default_int_handler:   # not one a library installed
+        handlers[signal.SIGINT] = _handle_interrupt
+    previous = {s: signal.signal(s, h) for s, h in handlers.items() if signal.getsignal(s) is not signal.SIG_IGN}
     _state.received = _state.pending = None
     try:
         yield _state
@@ -86,8 +98,8 @@ def stop_signals() -> Iterator[_State]:
 
 @contextmanager
 def deferred() -> Iterator[None]:
-    """Hold a stop signal back until the block ends, then raise it (a short critical
-    section: a file that must be written whole)."""
+    """Hold a stop signal or Ctrl-C back until the block ends, then raise it (a short
+    critical section: a file that must be written whole; a frame counted and recorded)."""
     _state.depth += 1
     try:
         yield
@@ -95,4 +107,6 @@ def deferred() -> Iterator[None]:
         _state.depth -= 1
         if not _state.depth and _state.pending is not None:
             signum, _state.pending = _state.pending, None
+            if signum == signal.SIGINT:
+                raise KeyboardInterrupt
             raise Terminated(signum)

@@ -259,6 +259,30 @@ def test_time_paused_does_not_count_in_the_fps(monkeypatch):
     assert stats.fps == pytest.approx(2 / 2.0)     # 2 frame intervals over 2 s of running
 
 
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=lambda s: s.name)
+def test_a_stop_between_counting_and_recording_a_live_frame_waits_for_the_frame(monkeypatch, signum):
+    """The signal lands just after a frame is counted: the frame is still recorded, so the
+    stats and the recording agree (before, the stats came out one frame ahead)."""
+    from actionrec.signals import stop_signals
+    written = []
+    source = type("Source", (), {"name": "clip.mp4", "fps": FPS, "finite": True})()
+    recognizer = type("Recognizer", (), {"push": staticmethod(lambda frame, ts: None)})()
+    recording = type("Recording", (), {"write": staticmethod(written.append)})()
+    loop = live.LiveLoop(recognizer, source, None, recording, None)
+    add_frame = loop.stats.add_frame
+
+    def count_then_stop(end_ts):
+        add_frame(end_ts)
+        if loop.stats.frames_processed == 3:
+            signal.raise_signal(signum)
+    monkeypatch.setattr(loop.stats, "add_frame", count_then_stop)
+    frame = np.zeros((8, 8, 3), np.uint8)
+    with stop_signals(), pytest.raises(KeyboardInterrupt):
+        for i in range(10):
+            loop.handle(frame, i / FPS)
+    assert loop.stats.frames_processed == len(written) == 3
+
+
 def test_a_signal_the_process_was_started_ignoring_stays_ignored():
     from actionrec.signals import stop_signals
     previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)          # as `nohup` starts a command
