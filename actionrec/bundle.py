@@ -22,6 +22,7 @@ from .errors import BundleError
 from .files import atomic_path
 from .model import LinearProbe, LSTMHead, MeanPoolBaseline
 from .motion import FlowSpec
+from .pose import PoseSpec
 from .transforms import Preprocess
 
 FORMAT_VERSION = 3
@@ -54,6 +55,11 @@ class Bundle:
     def motion(self) -> FlowSpec | None:
         """The motion stream the head was trained with (None: appearance only)."""
         return FlowSpec.from_meta(self.meta.get("motion"))
+
+    @property
+    def pose(self) -> PoseSpec | None:
+        """The pose stream the head was trained with (None: no pose)."""
+        return PoseSpec.from_meta(self.meta.get("pose"))
 
     @property
     def sampling(self) -> dict:
@@ -111,10 +117,10 @@ def load_bundle(path: str | Path) -> Bundle:
     if h["num_classes"] != len(meta["class_names"]):
         raise BundleError(f"{path}: head has {h['num_classes']} outputs for "
                           f"{len(meta['class_names'])} class names")
-    motion_dim = FlowSpec().channels if meta.get("motion") else 0
+    motion_dim = (FlowSpec().channels if meta.get("motion") else 0) + (PoseSpec().channels if meta.get("pose") else 0)
     if h.get("motion_dim", 0) != motion_dim:
         raise BundleError(f"{path}: head expects {h.get('motion_dim', 0)} motion channels per cell but "
-                          f"the bundle's motion stream gives {motion_dim}")
+                          f"the bundle's motion and pose streams give {motion_dim}")
     head = LSTMHead(**h)
     if meta["format_version"] == 1:      # no standardisation then: the identity
         tensors.update({f"head.{k}": v for k, v in head.state_dict().items()

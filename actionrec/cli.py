@@ -134,7 +134,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_engine_args(p)
     add_config_args(p)
 
-    p = sub.add_parser("fetch-weights", help="fetch and verify the MobileNetV2 ImageNet weights offline")
+    p = sub.add_parser("fetch-weights", help="fetch and verify the pretrained weights offline (MobileNetV2, BlazePose)")
     return parser
 
 
@@ -187,8 +187,9 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(args: argparse.Namespace) -> int:
     if args.command == "fetch-weights":
-        from .weights import fetch_offline
-        print(f"verified: {fetch_offline()}")
+        from .weights import fetch_all
+        for path in fetch_all():
+            print(f"verified: {path}")
         return 0
     overrides = list(args.overrides)
     if getattr(args, "fold", None):

@@ -51,6 +51,7 @@ class MotionConfig:
     stream: str = "flow"        # none | flow: DIS optical flow per grid cell beside the CNN features
     size: int = 128             # flow is computed on a size x size grey copy of the backbone input
     preset: str = "medium"      # DIS preset: ultrafast | fast | medium
+    pose: str = "auto"          # off | on | auto: the body pose per step, read beside the flow (auto: when the training videos show people)
 
 
 @dataclass
@@ -172,6 +173,7 @@ CHOICES = {
     ("backbone", "runtime"): ("auto", "torch", "onnx"),
     ("motion", "stream"): ("none", "flow"),
     ("motion", "preset"): ("ultrafast", "fast", "medium"),
+    ("motion", "pose"): ("off", "on", "auto"),
     ("head", "readout"): ("mean", "last"),
     ("head", "fusion"): ("late", "early"),
     ("sampling", "train_mode"): ("segments", "strided"),

@@ -34,6 +34,7 @@ from .backbone import Backbone
 from .errors import VideoReadError, failure_reason
 from .files import atomic_path
 from .motion import CHANNELS, FlowEncoder, FlowSpec
+from .pose import PoseEncoder, PoseSpec
 from .sampling import timeline_indices
 from .transforms import Preprocess
 from .video_io import check_video_file, open_video
@@ -283,7 +284,7 @@ class Chunk:
     frames: np.ndarray | None      # (n, crop, crop, 3) uint8, None on error
     last: bool
     error: str | None = None
-    motion: np.ndarray | None = None   # (n, S, C) float32 flow features, with a motion stream
+    motion: np.ndarray | None = None   # (n, S, C) float32 flow, then pose, features (`motion_channels`)
 
 
 class FeatureExtractor:
@@ -297,27 +298,32 @@ class FeatureExtractor:
 
     def __init__(self, encoder: Callable[[torch.Tensor], np.ndarray], preprocess: Preprocess,
                  sample_fps: float, batch_size: int = 32, reader: str = "auto",
-                 motion: FlowSpec | None = None, parallel_videos: int = 1):
+                 motion: FlowSpec | None = None, parallel_videos: int = 1, pose: PoseSpec | None = None):
         if parallel_videos < 1:
             raise ValueError(f"parallel_videos must be at least 1, got {parallel_videos}")
         self.encoder, self.preprocess = encoder, preprocess
         self.sample_fps, self.batch_size, self.reader = sample_fps, batch_size, reader
-        self.motion = motion
+        self.motion, self.pose = motion, pose
         self.parallel_videos = parallel_videos if hasattr(encoder, "split") else 1
         self._lanes: list = []
 
     def decode_chunks(self, video: str) -> Iterator[Chunk]:
         """Resized frames of one video's timeline, `DECODE_CHUNK` steps (and at most
         `DECODE_BUDGET` bytes of decoded frames) at a time, with their flow features when
-        there is a motion stream (computed here, in the decode thread, beside the backbone)."""
+        there is a motion stream, then their pose with a pose stream (both computed here, in
+        the decode thread, beside the backbone; the pose from the frames before the resize)."""
         flow = FlowEncoder(self.motion) if self.motion is not None else None
+        pose = PoseEncoder(self.pose) if self.pose is not None else None
         previous = None
         with open_video(video, self.reader, sequential=True) as reader:
             steps = timeline_indices(reader.num_frames, reader.fps, self.sample_fps)
             size = max(1, min(DECODE_CHUNK, DECODE_BUDGET // (reader.width * reader.height * 3)))
             for start in range(0, len(steps), size):
-                frames = self.preprocess.resize_frames(reader.get_frames(steps[start:start + size]))
+                decoded = reader.get_frames(steps[start:start + size])
+                frames = self.preprocess.resize_frames(decoded)
                 motion = flow(frames, previous) if flow is not None else None
+                if pose is not None:
+                    motion = join_streams(motion, pose(decoded))
                 previous = frames[-1]
                 yield Chunk(video, frames, start + size >= len(steps), motion=motion)
 
@@ -484,9 +490,17 @@ def _put(out: queue.Queue, item, stop: threading.Event) -> bool:
     return False
 
 
-def join_streams(appearance: np.ndarray, motion: np.ndarray | None) -> np.ndarray:
-    """`(n, S, D)` backbone features and `(n, S, C)` motion features -> `(n, S, D + C)`."""
-    return appearance if motion is None else np.concatenate([appearance, motion], axis=-1)
+def join_streams(first: np.ndarray | None, second: np.ndarray | None) -> np.ndarray | None:
+    """`(n, S, D)` and `(n, S, C)` features -> `(n, S, D + C)`, channel-wise: backbone then
+    motion features; within the motion features, flow then pose. Either may be None."""
+    if first is None or second is None:
+        return second if first is None else first
+    return np.concatenate([first, second], axis=-1)
+
+
+def motion_channels(motion: FlowSpec | None, pose: PoseSpec | None) -> int:
+    """Channels per cell after the backbone's: the flow's, then the pose's."""
+    return (motion.channels if motion is not None else 0) + (pose.channels if pose is not None else 0)
 
 
 def segment_steps(num_steps: int, sample_fps: float, start: float, end: float) -> slice:
@@ -498,7 +512,7 @@ def segment_steps(num_steps: int, sample_fps: float, start: float, end: float) -
 
 
 def cache_key(backbone: Backbone, preprocess: Preprocess, sample_fps: float,
-              motion: FlowSpec | None = None) -> dict:
+              motion: FlowSpec | None = None, pose: PoseSpec | None = None) -> dict:
     """Everything the cached features depend on."""
     from .backbone import get_spec
     key = {"backbone": backbone.name, "weights": get_spec(backbone.name).weights,
@@ -506,4 +520,6 @@ def cache_key(backbone: Backbone, preprocess: Preprocess, sample_fps: float,
            "preprocess": preprocess.to_dict(), "sample_fps": float(sample_fps)}
     if motion is not None:      # keys of caches without motion are unchanged: they stay valid
         key["motion"] = {**motion.to_meta(), "channels": list(CHANNELS)}
+    if pose is not None:
+        key["pose"] = pose.to_meta()
     return key

@@ -24,10 +24,11 @@ from .datasets import (DatasetSplit, VideoItem, groups_per_class, load_dataset, 
                        split_train_val)
 from .errors import ConfigError, DatasetError
 from .evaluation import classification_metrics, per_class_table, plot_confusion, write_json
-from .features import (ExtractionReport, FeatureCache, FeatureExtractor, cache_key, make_encoder,
+from .features import (ExtractionReport, FeatureCache, FeatureExtractor, cache_key, make_encoder, motion_channels,
                        parallel_videos)
 from .model import LinearProbe, MeanPoolBaseline
 from .motion import FlowSpec, flow_spec
+from .pose import PoseSpec, pose_spec
 from .training import FitResult, clip_means, fit_baseline, fit_head, fit_probe
 from .transforms import Preprocess
 
@@ -81,14 +82,20 @@ class FeatureSource:
         """The motion stream extracted beside the backbone (None: appearance only)."""
         return self.extractor.motion
 
+    @property
+    def pose(self) -> PoseSpec | None:
+        """The pose stream extracted beside the flow (None: no pose)."""
+        return self.extractor.pose
+
     @classmethod
     def create(cls, backbone: Backbone, preprocess: Preprocess, sample_fps: float, cache_dir: str | Path,
                batch_size: int = 32, reader: str = "auto", runtime: str = "auto",
-               motion: FlowSpec | None = None, lanes: int | str = 1) -> "FeatureSource":
-        cache = FeatureCache(cache_dir, cache_key(backbone, preprocess, sample_fps, motion))
+               motion: FlowSpec | None = None, lanes: int | str = 1,
+               pose: PoseSpec | None = None) -> "FeatureSource":
+        cache = FeatureCache(cache_dir, cache_key(backbone, preprocess, sample_fps, motion, pose))
         encoder = make_encoder(backbone, runtime)
         extractor = FeatureExtractor(encoder, preprocess, sample_fps, batch_size, reader, motion,
-                                     parallel_videos(lanes, encoder))
+                                     parallel_videos(lanes, encoder), pose)
         return cls(backbone, preprocess, cache, extractor, runtime)
 
     def ensure(self, items: list[VideoItem], what: str, progress: bool = True, engine: str = "local",
@@ -112,14 +119,17 @@ class FeatureSource:
         return [i for i in items if str(i.path) not in report.failed], report
 
 
-def feature_source(cfg: Config) -> FeatureSource:
+def feature_source(cfg: Config, train_videos: list | None = None) -> FeatureSource:
+    """The features `cfg` asks for; `motion.pose: auto` looks for people in `train_videos`
+    (none given: no pose stream)."""
     b = cfg.backbone
     backbone = Backbone(b.name, b.pooling, b.grid)
     preprocess = Preprocess.for_backbone(b.name, b.resize_size, b.crop_size, b.resize_mode)
     m = cfg.motion
     motion = flow_spec(m.stream, m.size, m.preset, b.pooling, b.grid)
+    pose = pose_spec(m.pose, b.grid if b.pooling == "grid" else 1, train_videos or [], cfg.data.reader)
     return FeatureSource.create(backbone, preprocess, cfg.sampling.fps, cfg.cache.dir, b.batch_size,
-                                cfg.data.reader, b.runtime, motion, b.parallel_videos)
+                                cfg.data.reader, b.runtime, motion, b.parallel_videos, pose)
 
 
 def extract(data_root: str | Path, cfg: Config, engine: str = "local", address: str | None = None,
@@ -132,7 +142,8 @@ def extract(data_root: str | Path, cfg: Config, engine: str = "local", address: 
         from .engines.ray import check_shared_paths
         check_shared_paths(address, {"cache.dir": cfg.cache.dir, "--data": data_root})
     split = load_split(data_root, cfg)
-    _, report = feature_source(cfg).ensure(split.train + split.val + split.test, "dataset", progress, engine, address)
+    source = feature_source(cfg, [i.path for i in split.train])
+    _, report = source.ensure(split.train + split.val + split.test, "dataset", progress, engine, address)
     return report
 
 
@@ -162,7 +173,7 @@ def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = 
     split = load_split(data_root, cfg)
     log.info("dataset %s: %d classes, %d train / %d val / %d test videos (%s)", data_root,
              len(split.class_names), len(split.train), len(split.val), len(split.test), split.source)
-    source = feature_source(cfg)
+    source = feature_source(cfg, [i.path for i in split.train])
     train_items, train_report = source.ensure(split.train, "train", progress)
     val_items, val_report = source.ensure(split.val, "val", progress)
     if "val" in split.derived:
@@ -171,7 +182,7 @@ def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = 
     extraction_fps = train_report.frames_per_second
     if not train_items:
         raise DatasetError(f"{data_root}: no readable training videos")
-    head_kwargs = head_config(cfg, source.backbone, len(split.class_names), source.motion)
+    head_kwargs = head_config(cfg, source.backbone, len(split.class_names), source.motion, source.pose)
     refs = train_references(cfg, source.cache, train_items, val_items, len(split.class_names),
                             source.backbone.out_dim)
     fit = fit_head(cfg, head_kwargs, train_items, val_items, source.cache, run_dir, cfg.train.fusion_weight,
@@ -254,12 +265,13 @@ def trained_step_spacing(cfg: Config, cache: FeatureCache, items: list[VideoItem
     return max(1, round(lengths[len(lengths) // 2] * mean_span / s.clip_steps))
 
 
-def head_config(cfg: Config, backbone: Backbone, num_classes: int, motion: FlowSpec | None = None) -> dict:
+def head_config(cfg: Config, backbone: Backbone, num_classes: int, motion: FlowSpec | None = None,
+                pose: PoseSpec | None = None) -> dict:
     h = cfg.head
     return {"in_dim": backbone.out_dim, "num_classes": num_classes, "num_cells": backbone.num_cells,
             "hidden_size": h.hidden_size, "num_layers": h.num_layers, "dropout": h.dropout,
             "input_dropout": h.input_dropout, "output_dropout": h.output_dropout, "cell_dim": h.cell_dim,
-            "deltas": h.deltas, "motion_dim": motion.channels if motion is not None else 0,
+            "deltas": h.deltas, "motion_dim": motion_channels(motion, pose),
             "skip": h.skip, "readout": h.readout, "fusion": h.fusion, "probe": h.probe}
 
 
@@ -295,6 +307,7 @@ def bundle_meta(cfg: Config, source: FeatureSource, split: DatasetSplit, head_kw
         "backbone": {"name": b.name, "weights": get_spec(b.name).weights, "pooling": b.pooling,
                      "grid": b.grid if b.pooling == "grid" else None, "out_dim": b.out_dim},
         "motion": source.motion.to_meta() if source.motion is not None else None,
+        "pose": source.pose.to_meta() if source.pose is not None else None,
         "preprocess": source.preprocess.to_dict(),
         "sampling": {"fps": cfg.sampling.fps, "clip_steps": cfg.sampling.clip_steps,
                      "train_mode": cfg.sampling.train_mode, "stride": cfg.sampling.stride,
@@ -327,7 +340,7 @@ def evaluate(bundle_path: str | Path, data_root: str | Path, cfg: Config, fold: 
     items = relabel(split, bundle, data_root)
     source = FeatureSource.create(bundle.build_backbone(), bundle.preprocess, bundle.sampling["fps"],
                                   cfg.cache.dir, cfg.backbone.batch_size, cfg.data.reader,
-                                  cfg.backbone.runtime, bundle.motion, cfg.backbone.parallel_videos)
+                                  cfg.backbone.runtime, bundle.motion, cfg.backbone.parallel_videos, bundle.pose)
     items, report = source.ensure(items, "test", progress)
     metrics = score(bundle, source.cache, items)
     metrics["frame_order_verdict"] = order_verdict(metrics)

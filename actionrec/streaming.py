@@ -31,6 +31,7 @@ from .config import Config
 from .features import join_streams, make_encoder
 from .model import Steps
 from .motion import FlowEncoder
+from .pose import PoseEncoder
 
 
 @dataclass
@@ -89,6 +90,7 @@ class StreamingRecognizer:
         self.preprocess = bundle.preprocess
         self.encoder = encoder or make_encoder(bundle.build_backbone())
         self.motion = FlowEncoder(bundle.motion) if bundle.motion is not None else None
+        self.pose = PoseEncoder(bundle.pose) if bundle.pose is not None else None
         self.window = int(bundle.sampling["clip_steps"])
         self.gate = FrameGate(float(bundle.sampling["fps"]) / stream_stride(bundle))
         self.timeline = FrameGate(float(bundle.sampling["fps"]))
@@ -138,6 +140,8 @@ class StreamingRecognizer:
         if self.motion is not None:
             motion = self.motion(resized, self.before)
             self.before = resized[0]
+        if self.pose is not None:
+            motion = join_streams(motion, self.pose(frame[None]))
         feats = join_streams(self.encoder(resized), motion)   # (1, S, D + C)
         return torch.from_numpy(feats.astype(np.float16).astype(np.float32))[None]
 

