@@ -117,8 +117,9 @@ def load_bundle(path: str | Path) -> Bundle:
     if h["num_classes"] != len(meta["class_names"]):
         raise BundleError(f"{path}: head has {h['num_classes']} outputs for "
                           f"{len(meta['class_names'])} class names")
-    motion_dim = (FlowSpec().channels if meta.get("motion") else 0) + (PoseSpec().channels if meta.get("pose") else 0)
-    if h.get("motion_dim", 0) != motion_dim:
+    pose_dim = PoseSpec().channels if meta.get("pose") else 0
+    motion_dim = (FlowSpec().channels if meta.get("motion") else 0) + pose_dim
+    if h.get("motion_dim", 0) != motion_dim or h.get("pose_dim", 0) != pose_dim:
         raise BundleError(f"{path}: head expects {h.get('motion_dim', 0)} motion channels per cell but "
                           f"the bundle's motion and pose streams give {motion_dim}")
     head = LSTMHead(**h)

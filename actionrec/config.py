@@ -104,6 +104,7 @@ class TrainConfig:
     probe_weight_decay: float = 0.001   # L2 strength of the standardised linear probe
     fusion_weight: float | None = None  # appearance weight of two streams; null: chosen on validation
     probe_weight: float | None = None   # weight of the probe stream (head.probe); null: chosen on validation
+    pose_weight: float | None = None    # weight of the pose stream (with flow and pose); null: chosen on validation
 
 
 @dataclass
@@ -272,7 +273,7 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"train.min_time_span must be in (0, 1], got {cfg.train.min_time_span!r}")
     if not 0 < cfg.data.duplicate_similarity <= 1:
         raise ConfigError(f"data.duplicate_similarity must be in (0, 1], got {cfg.data.duplicate_similarity!r}")
-    for key in ("fusion_weight", "probe_weight"):
+    for key in ("fusion_weight", "probe_weight", "pose_weight"):
         w = getattr(cfg.train, key)
         if w is not None and (not isinstance(w, (int, float)) or not 0 <= w <= 1):
             raise ConfigError(f"train.{key} must be null (chosen on validation) or in [0, 1], got {w!r}")

@@ -30,7 +30,8 @@ class LSTMHead(nn.Module):
     """Standardise -> cell projection -> stacked LSTM(s) -> dense classifier(s), per step.
 
     Features are `(B, T, S, D + M)`: S spatial cells of D backbone channels, then M
-    motion channels (`motion.py`; M = 0 without a motion stream). Every channel is
+    motion channels (`motion.py`; M = 0 without a motion stream), the last `pose_dim` of
+    them the body's pose (`pose.py`), the same in every cell and read once. Every channel is
     standardised with the training set's mean and std (`set_standardization`, kept in
     the state dict), so appearance and motion start on one scale.
 
@@ -44,7 +45,10 @@ class LSTMHead(nn.Module):
       motion cells alone, with its own classifier; each stream is trained on its own
       loss, so a stream that fits the training scenes cannot crowd out the other, and a
       clip's class scores are `w * log_softmax(appearance) + (1 - w) * log_softmax(motion)`
-      with `w = fusion_weight`, chosen on validation videos after training.
+      with `w = fusion_weight`, chosen on validation videos after training. With both
+      flow and pose channels, a third LSTM reads the pose alone, and the scores are
+      `w * appearance + (1 - w - q) * flow + q * pose` (log-probabilities), `q = pose_weight`:
+      the pose channels would otherwise crowd the flow's, or drown in them.
     - `fusion="early"`: the motion cells join the appearance cells in one LSTM.
 
     With `skip`, a linear map from each step's cell-averaged features is added to that
@@ -66,33 +70,39 @@ class LSTMHead(nn.Module):
                  num_layers: int = 2, dropout: float = 0.3, input_dropout: float = 0.2,
                  output_dropout: float = 0.3, cell_dim: int = 64, deltas: bool = False,
                  motion_dim: int = 0, skip: bool = False, readout: str = "last", fusion: str = "early",
-                 probe: bool = False):
+                 probe: bool = False, pose_dim: int = 0):
         super().__init__()
         if readout not in READOUTS:
             raise ValueError(f"readout {readout!r} is not one of {', '.join(READOUTS)}")
         if fusion not in FUSIONS:
             raise ValueError(f"fusion {fusion!r} is not one of {', '.join(FUSIONS)}")
         self.in_dim, self.num_cells, self.num_classes = in_dim, num_cells, num_classes
-        self.motion_dim, self.deltas, self.readout = motion_dim, deltas, readout
+        self.motion_dim, self.pose_dim, self.deltas, self.readout = motion_dim, pose_dim, deltas, readout
         self.two_stream = fusion == "late" and motion_dim > 0
+        self.three_stream = self.two_stream and 0 < pose_dim < motion_dim
         self.register_buffer("feature_mean", torch.zeros(in_dim + motion_dim))
         self.register_buffer("feature_std", torch.ones(in_dim + motion_dim))
         self.register_buffer("fusion_weight", torch.tensor(0.5))
+        if self.three_stream:
+            self.register_buffer("pose_weight", torch.tensor(1 / 3))
         if num_cells > 1:
             self.cell_proj = nn.Sequential(nn.Linear(in_dim, cell_dim), nn.ReLU(inplace=True))
             appearance_in = num_cells * cell_dim
         else:
             self.cell_proj = nn.Identity()
             appearance_in = in_dim
-        self.register_stream_columns(appearance_in, num_cells * motion_dim)
+        self.register_stream_columns(appearance_in, num_cells * (motion_dim - pose_dim), pose_dim)
         self.input_dropout = nn.Dropout(input_dropout)
         self.lstm = self.make_lstm(len(self.appearance_cols), hidden_size, num_layers, dropout)
         self.output_dropout = nn.Dropout(output_dropout)
         self.classifier = nn.Linear(hidden_size, num_classes)
-        self.motion_lstm = self.motion_classifier = None
+        self.motion_lstm = self.motion_classifier = self.pose_lstm = self.pose_classifier = None
         if self.two_stream:
             self.motion_lstm = self.make_lstm(len(self.motion_cols), hidden_size, num_layers, dropout)
             self.motion_classifier = nn.Linear(hidden_size, num_classes)
+        if self.three_stream:
+            self.pose_lstm = self.make_lstm(len(self.pose_cols), hidden_size, num_layers, dropout)
+            self.pose_classifier = nn.Linear(hidden_size, num_classes)
         self.skip = nn.Linear(in_dim + motion_dim, num_classes) if skip else None
         self.probe = None
         self.reset_parameters()
@@ -108,32 +118,42 @@ class LSTMHead(nn.Module):
         return nn.LSTM(inputs, hidden, num_layers=layers, batch_first=True,
                        dropout=dropout if layers > 1 else 0.0)
 
-    def register_stream_columns(self, appearance_in: int, motion_in: int) -> None:
+    def register_stream_columns(self, appearance_in: int, flow_in: int, pose_in: int) -> None:
         """Which columns of a step's LSTM input (with its deltas, if any) each LSTM reads:
-        all of them for one stream; the appearance and motion columns for two."""
-        width = appearance_in + motion_in
+        all of them for one stream; the appearance and motion (flow and pose) columns for
+        two; the appearance, flow and pose columns for three."""
+        width = appearance_in + flow_in + pose_in
         cols = torch.arange(width * (2 if self.deltas else 1))
-        is_appearance = (cols % width) < appearance_in if self.two_stream else torch.ones_like(cols, dtype=bool)
-        self.register_buffer("appearance_cols", cols[is_appearance], persistent=False)
-        self.register_buffer("motion_cols", cols[~is_appearance], persistent=False)
+        at = cols % width
+        stream = torch.zeros_like(cols)                    # 0 appearance, 1 motion, 2 pose
+        if self.two_stream:
+            stream[at >= appearance_in] = 1
+        if self.three_stream:
+            stream[at >= appearance_in + flow_in] = 2
+        for i, name in enumerate(("appearance_cols", "motion_cols", "pose_cols")):
+            self.register_buffer(name, cols[stream == i], persistent=False)
+
+    @property
+    def lstms(self) -> list[nn.LSTM]:
+        """The LSTM of each stream, in logit order: appearance, then motion, then pose."""
+        return [m for m in (self.lstm, self.motion_lstm, self.pose_lstm) if m is not None]
 
     @property
     def state_size(self) -> int:
         """Width of `h` and `c` in the recurrent state."""
-        return self.lstm.hidden_size * (2 if self.two_stream else 1)
+        return self.lstm.hidden_size * len(self.lstms)
 
     @property
     def num_logits(self) -> int:
         """Logits per step before fusion: K per stream (the probe's last)."""
-        return self.num_classes * ((2 if self.two_stream else 1) + (self.probe is not None))
+        return self.num_classes * (len(self.lstms) + (self.probe is not None))
 
     def reset_parameters(self) -> None:
         """Glorot input weights, orthogonal recurrent weights, forget-gate bias 1; the skip
         path starts at zero (it learns only what the data asks of it)."""
-        for lstm in (self.lstm, self.motion_lstm):
-            if lstm is not None:
-                init_lstm(lstm)
-        for classifier in (self.classifier, self.motion_classifier):
+        for lstm in self.lstms:
+            init_lstm(lstm)
+        for classifier in (self.classifier, self.motion_classifier, self.pose_classifier):
             if classifier is not None:
                 nn.init.xavier_uniform_(classifier.weight)
                 nn.init.zeros_(classifier.bias)
@@ -154,7 +174,8 @@ class LSTMHead(nn.Module):
         appearance, motion = x[..., :self.in_dim], x[..., self.in_dim:]
         lstm_in = self.cell_proj(appearance).flatten(2)
         if self.motion_dim:
-            lstm_in = torch.cat([lstm_in, motion.flatten(2)], dim=-1)
+            flow, pose = motion[..., :self.motion_dim - self.pose_dim], motion[..., 0, self.motion_dim - self.pose_dim:]
+            lstm_in = torch.cat([lstm_in, flow.flatten(2), pose], dim=-1)
         skip = self.skip(self.output_dropout(x.mean(dim=2))) if self.skip is not None else None
         probe = self.probe(appearance.flatten(2)) if self.probe is not None else None
         return Steps(lstm_in, skip, probe)
@@ -174,16 +195,19 @@ class LSTMHead(nn.Module):
             x = torch.cat([e, e - before], dim=-1)
         x = self.input_dropout(x)
         size = self.lstm.hidden_size
-        out, (ha, ca) = self.lstm(x[..., self.appearance_cols], None if h is None else
-                                  (h[..., :size].contiguous(), c[..., :size].contiguous()))
-        logits = self.classifier(self.output_dropout(out))
+        streams = zip(self.lstms, (self.classifier, self.motion_classifier, self.pose_classifier),
+                      (self.appearance_cols, self.motion_cols, self.pose_cols))
+        parts, hs, cs = [], [], []
+        for i, (lstm, classifier, cols) in enumerate(streams):
+            part = slice(i * size, (i + 1) * size)
+            out, (hi, ci) = lstm(x[..., cols], None if h is None else
+                                 (h[..., part].contiguous(), c[..., part].contiguous()))
+            parts.append(classifier(self.output_dropout(out)))
+            hs.append(hi)
+            cs.append(ci)
         if steps.skip_logits is not None:
-            logits = logits + steps.skip_logits
-        if self.two_stream:
-            out, (hm, cm) = self.motion_lstm(x[..., self.motion_cols], None if h is None else
-                                             (h[..., size:].contiguous(), c[..., size:].contiguous()))
-            logits = torch.cat([logits, self.motion_classifier(self.output_dropout(out))], dim=-1)
-            ha, ca = torch.cat([ha, hm], dim=-1), torch.cat([ca, cm], dim=-1)
+            parts[0] = parts[0] + steps.skip_logits
+        logits, ha, ca = torch.cat(parts, dim=-1), torch.cat(hs, dim=-1), torch.cat(cs, dim=-1)
         if steps.probe_logits is not None:
             logits = torch.cat([logits, steps.probe_logits.expand(len(logits), -1, -1)], dim=-1)
         last = e[:, -1:] if self.deltas else None
@@ -199,14 +223,20 @@ class LSTMHead(nn.Module):
         return logits.mean(dim=1) if self.readout == "mean" else logits[:, -1]
 
     def fuse(self, logits: torch.Tensor, weight: torch.Tensor | float | None = None,
-             probe_weight: torch.Tensor | float | None = None) -> torch.Tensor:
+             probe_weight: torch.Tensor | float | None = None,
+             pose_weight: torch.Tensor | float | None = None) -> torch.Tensor:
         """`(..., num_logits) -> (..., K)` class scores: with two streams, their log-probabilities
-        weighted by `weight` (default `fusion_weight`) for appearance; with a probe stream,
-        those scores and the probe's log-probabilities weighted `1 - p` and `p` (default
-        `probe_weight`); with one stream alone, its logits as they are."""
+        weighted by `weight` (default `fusion_weight`) for appearance; with three, the pose's
+        by `pose_weight` (default the buffer's) and the flow's by the rest; with a probe
+        stream, those scores and the probe's log-probabilities weighted `1 - p` and `p`
+        (default `probe_weight`); with one stream alone, its logits as they are."""
         k = self.num_classes
         w = self.fusion_weight if weight is None else weight
-        if self.two_stream:
+        if self.three_stream:
+            q = self.pose_weight if pose_weight is None else pose_weight
+            scores = (w * logits[..., :k].log_softmax(-1) + (1 - w - q) * logits[..., k:2 * k].log_softmax(-1)
+                      + q * logits[..., 2 * k:3 * k].log_softmax(-1))
+        elif self.two_stream:
             scores = w * logits[..., :k].log_softmax(-1) + (1 - w) * logits[..., k:2 * k].log_softmax(-1)
         else:
             scores = logits[..., :k]

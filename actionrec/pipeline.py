@@ -186,7 +186,7 @@ def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = 
     refs = train_references(cfg, source.cache, train_items, val_items, len(split.class_names),
                             source.backbone.out_dim)
     fit = fit_head(cfg, head_kwargs, train_items, val_items, source.cache, run_dir, cfg.train.fusion_weight,
-                   refs.probe, cfg.train.probe_weight)
+                   refs.probe, cfg.train.probe_weight, cfg.train.pose_weight)
     meta = bundle_meta(cfg, source, split, head_kwargs, fit, refs, data_root)
     meta["sampling"]["stream_stride"] = trained_step_spacing(cfg, source.cache, train_items)
     bundle = save_bundle(out, fit.head, refs.baseline, meta, refs.probe)
@@ -247,7 +247,7 @@ def refit_on_all(cfg: Config, source: FeatureSource, split: DatasetSplit, head_k
         refit_cfg = replace(cfg, train=replace(cfg.train, epochs=epochs, resume=False))
         refs = train_references(cfg, source.cache, items, [], len(split.class_names), source.backbone.out_dim)
         refit = fit_head(refit_cfg, head_kwargs, items, [], source.cache, run_dir / "refit",
-                         fit.fusion_weight, refs.probe, fit.probe_weight)
+                         fit.fusion_weight, refs.probe, fit.probe_weight, fit.pose_weight)
     meta["training"].update(refit_videos=len(items), refit_epochs=epochs, refit_on_test=bool(test))
     return save_bundle(out, refit.head, refs.baseline, meta, refs.probe)
 
@@ -272,7 +272,8 @@ def head_config(cfg: Config, backbone: Backbone, num_classes: int, motion: FlowS
             "hidden_size": h.hidden_size, "num_layers": h.num_layers, "dropout": h.dropout,
             "input_dropout": h.input_dropout, "output_dropout": h.output_dropout, "cell_dim": h.cell_dim,
             "deltas": h.deltas, "motion_dim": motion_channels(motion, pose),
-            "skip": h.skip, "readout": h.readout, "fusion": h.fusion, "probe": h.probe}
+            "skip": h.skip, "readout": h.readout, "fusion": h.fusion, "probe": h.probe,
+            "pose_dim": pose.channels if pose is not None else 0}
 
 
 @dataclass
@@ -320,7 +321,7 @@ def bundle_meta(cfg: Config, source: FeatureSource, split: DatasetSplit, head_kw
                  **{k: v for k, v in vars(cfg.data).items() if k != "reader"}},
         "training": {"val_acc": fit.best_val_acc, "baseline_val_acc": refs.baseline_val_acc,
                      "fusion_weight": fit.fusion_weight if fit.head.two_stream else None,
-                     "probe_weight": fit.probe_weight,
+                     "probe_weight": fit.probe_weight, "pose_weight": fit.pose_weight,
                      "probe_val_acc": refs.probe_val_acc,
                      "train_videos": len(split.train), "created": datetime.now().isoformat(timespec="seconds")},
     }

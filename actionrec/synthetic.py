@@ -322,7 +322,8 @@ def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASS
     head = {"in_dim": 1280, "num_classes": len(class_names), "num_cells": 9, "hidden_size": hidden_size,
             "num_layers": num_layers, "dropout": 0.0, "input_dropout": 0.0, "output_dropout": 0.0,
             "cell_dim": cell_dim, "deltas": False, "motion_dim": extra,
-            "skip": bool(extra), "readout": "mean" if extra else "last", "fusion": "late"}
+            "skip": bool(extra), "readout": "mean" if extra else "last", "fusion": "late",
+            "pose_dim": body.channels if body else 0}
     preprocess = Preprocess.for_backbone("mobilenet_v2", crop_size=crop_size, mode=resize_mode)
     meta = {"backbone": {"name": "mobilenet_v2", "weights": "MobileNet_V2_Weights.IMAGENET1K_V1",
                          "pooling": "grid", "grid": 3, "out_dim": 1280},

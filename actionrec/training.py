@@ -211,14 +211,17 @@ class FitResult:
     best_epochs: int | None = None       # epochs trained up to the best checkpoint
     fusion_weight: float = 0.5           # appearance weight of two fused streams
     probe_weight: float | None = None    # weight of the probe stream, when the head has one
+    pose_weight: float | None = None     # weight of the pose stream, when the head has three
 
 
 def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_items: list[VideoItem],
              cache: FeatureCache, run_dir: Path, fusion_weight: float | None = None,
-             probe: LinearProbe | None = None, probe_weight: float | None = None) -> FitResult:
+             probe: LinearProbe | None = None, probe_weight: float | None = None,
+             pose_weight: float | None = None) -> FitResult:
     """Train the head on cached features; return it with its best validation weights. Two
     streams are fused with `fusion_weight` when given (the config's, or a refit's first
-    fit's), else with the weight validation prefers (`choose_fusion_weights`), else 0.5.
+    fit's), else with the weight validation prefers (`choose_fusion_weights`), else 0.5;
+    a third (pose) stream likewise with `pose_weight`, else 1/3.
     A head with a probe stream gets `probe` (fitted on the same training videos), weighted
     by `probe_weight` when given, else as validation prefers, else 0."""
     import time
@@ -264,12 +267,16 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     if head.probe is not None and probe is not None:
         head.attach_probe(probe)
     val_logits, val_labels = stream_outputs(head, val_loader) if val_loader is not None else (None, None)
-    fusion_weight, probe_weight = choose_fusion_weights(head, val_logits, val_labels, fusion_weight, probe_weight)
+    fusion_weight, probe_weight, pose_weight = choose_fusion_weights(head, val_logits, val_labels, fusion_weight,
+                                                                     probe_weight, pose_weight)
     head.fusion_weight.fill_(fusion_weight)
     if head.probe is not None:
         head.probe_weight.fill_(probe_weight)
+    if head.three_stream:
+        head.pose_weight.fill_(pose_weight)
     if head.two_stream or head.probe is not None:
-        log.info("streams fused: appearance weight %.1f%s", fusion_weight,
+        log.info("streams fused: appearance weight %.1f%s%s", fusion_weight,
+                 f", pose weight {pose_weight:.1f}" if head.three_stream else "",
                  f", probe weight {probe_weight:.1f}" if head.probe is not None else "")
     best = None
     if val_loader is not None:
@@ -279,7 +286,8 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     return FitResult(head, best, trainer.current_epoch, seconds, seen / seconds if seconds else 0.0,
                      checkpoint.best_model_path if checkpoint is not None else None,
                      str(resume) if resume is not None else None, best_epochs, float(head.fusion_weight),
-                     probe_weight if head.probe is not None else None)
+                     probe_weight if head.probe is not None else None,
+                     pose_weight if head.three_stream else None)
 
 
 class _Interrupt(Callback):
@@ -323,36 +331,41 @@ def stream_outputs(head: LSTMHead, loader) -> tuple[torch.Tensor, torch.Tensor]:
 
 @torch.no_grad()
 def choose_fusion_weights(head: LSTMHead, logits: torch.Tensor | None, labels: torch.Tensor | None,
-                          fusion_weight: float | None = None,
-                          probe_weight: float | None = None) -> tuple[float, float]:
-    """The appearance weight of two LSTM streams and the probe stream's weight (0, 0.1,
-    ..., 1 each) chosen on the validation clips' stream logits `(M, num_logits)`. A weight
-    that is given, or that the head does not use, stays fixed; without validation clips the
-    free ones are 0.5 and 0.
+                          fusion_weight: float | None = None, probe_weight: float | None = None,
+                          pose_weight: float | None = None) -> tuple[float, float, float]:
+    """The appearance weight of the LSTM streams, the probe stream's weight and the pose
+    stream's (0, 0.1, ..., 1 each; appearance and pose together at most 1) chosen on the
+    validation clips' stream logits `(M, num_logits)`. A weight that is given, or that the
+    head does not use, stays fixed; without validation clips the free ones are 0.5 (1/3
+    each with three streams), 0 and 1/3.
 
-    The appearance weight is the one with the lowest loss (ties: nearest 0.5). The probe
+    The LSTM streams' weights are those with the lowest loss (ties: nearest equal). The probe
     weight leaves 0 only for a gain that validation can tell from noise: the mean per-clip
     loss must fall by more than twice its standard error, so a handful of validation
     clips that happen to suit the probe do not hand the clip to it."""
-    ws = [fusion_weight] if fusion_weight is not None else FUSION_WEIGHTS if head.two_stream else [0.5]
+    equal = 1 / 3 if head.three_stream else 0.5
+    ws = [fusion_weight] if fusion_weight is not None else FUSION_WEIGHTS if head.two_stream else [equal]
+    qs = [pose_weight] if pose_weight is not None else FUSION_WEIGHTS if head.three_stream else [1 / 3]
     ps = [probe_weight] if probe_weight is not None else FUSION_WEIGHTS if head.probe is not None else [0.0]
-    if logits is None:
-        return (ws[0] if len(ws) == 1 else 0.5), (ps[0] if len(ps) == 1 else 0.0)
+    pairs = [(w, q) for w in ws for q in qs if not head.three_stream or w + q <= 1 + 1e-6]
+    if logits is None or not pairs:
+        return (ws[0] if len(ws) == 1 else equal), (ps[0] if len(ps) == 1 else 0.0), (qs[0] if len(qs) == 1 else 1 / 3)
 
-    def best(p: float) -> tuple[float, torch.Tensor]:
-        """The best appearance weight with probe weight `p`, and its per-clip losses."""
-        losses = {w: F.cross_entropy(head.fuse(logits, w, p), labels, reduction="none") for w in ws}
-        w = min(ws, key=lambda w: (round(losses[w].mean().item(), 6), abs(w - 0.5)))
-        return w, losses[w]
+    def best(p: float) -> tuple[tuple[float, float], torch.Tensor]:
+        """The best (appearance, pose) weights with probe weight `p`, and their per-clip losses."""
+        losses = {wq: F.cross_entropy(head.fuse(logits, wq[0], p, wq[1]), labels, reduction="none") for wq in pairs}
+        wq = min(pairs, key=lambda wq: (round(losses[wq].mean().item(), 6),
+                                        abs(wq[0] - equal) + (abs(wq[1] - equal) if head.three_stream else 0)))
+        return wq, losses[wq]
 
-    w0, base = best(ps[0])
-    choice, gain_best = (w0, ps[0]), 0.0
+    wq0, base = best(ps[0])
+    choice, gain_best = (wq0[0], ps[0], wq0[1]), 0.0
     for p in ps[1:]:
-        w, clip_losses = best(p)
+        wq, clip_losses = best(p)
         gain = base - clip_losses
         noise = 2 * gain.std() / len(gain) ** 0.5 if len(gain) > 1 else float("inf")
         if gain.mean() > max(noise, gain_best):
-            choice, gain_best = (w, p), float(gain.mean())
+            choice, gain_best = (wq[0], p, wq[1]), float(gain.mean())
     return choice
 
 

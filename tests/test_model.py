@@ -49,10 +49,34 @@ def test_validation_fuses_the_two_streams_towards_the_one_that_generalises(infor
     from actionrec.training import choose_fusion_weights
     head = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, motion_dim=11, fusion="late")
     logits, labels = two_stream_logits(informative=informative)
-    weight, _ = choose_fusion_weights(head, logits, labels)
+    weight, _, _ = choose_fusion_weights(head, logits, labels)
     assert weight == expected
     head.fusion_weight.fill_(weight)
     assert (head.fuse(logits).argmax(-1) == labels).all()
+
+
+@pytest.mark.parametrize("informative", [0, 1, 2])
+def test_with_flow_and_pose_validation_weights_the_stream_that_generalises(informative):
+    """Three LSTMs (appearance, flow, pose): validation puts the weight on whichever one
+    names the labels, and the pose LSTM reads the pose channels once, not once per cell."""
+    from actionrec.training import choose_fusion_weights
+    head = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, motion_dim=11 + 5, pose_dim=5,
+                    fusion="late", deltas=True)
+    assert head.three_stream and head.pose_lstm.input_size == 2 * 5      # the pose and its deltas
+    assert head.motion_lstm.input_size == 2 * 4 * 11
+    g = torch.Generator().manual_seed(informative)
+    labels = torch.randint(0, 3, (60,), generator=g)
+    parts = [3.0 * torch.randn(60, 3, generator=g) for _ in range(3)]
+    parts[informative] = 4.0 * torch.nn.functional.one_hot(labels, 3).float()
+    logits = torch.cat(parts, dim=1)
+    appearance, _, pose = choose_fusion_weights(head, logits, labels)
+    weights = [appearance, 1 - appearance - pose, pose]
+    assert weights[informative] == pytest.approx(1.0)
+    head.fusion_weight.fill_(appearance)
+    head.pose_weight.fill_(pose)
+    assert (head.fuse(logits).argmax(-1) == labels).all()
+    out = head(torch.randn(2, 7, 4, 8 + 16))
+    assert out.shape == (2, 7, 9)
 
 
 def probe_head(readout="mean", motion_dim=0):
@@ -86,7 +110,7 @@ def test_validation_weights_the_probe_stream_when_the_lstm_does_not_generalise(i
     lstm, labels = two_stream_logits(informative="appearance")        # (M, 6): good, noise
     good, noise = lstm[:, :3], lstm[:, 3:]
     logits = torch.cat([good, noise] if informative == "lstm" else [noise, good], dim=1)
-    fusion, probe = choose_fusion_weights(head, logits, labels)
+    fusion, probe, _ = choose_fusion_weights(head, logits, labels)
     assert probe == expected
     assert (head.fuse(logits, fusion, probe).argmax(-1) == labels).all()
 
