@@ -127,10 +127,11 @@ class PoseEstimator:
         self.anchors = ssd_anchors()
 
     @staticmethod
-    def _run(interpreter, tensor: np.ndarray) -> list[np.ndarray]:
+    def _run(interpreter, tensor: np.ndarray) -> dict[str, np.ndarray]:
+        """The model's outputs by name, for one `(H, W, 3)` float32 input."""
         interpreter.set_tensor(interpreter.get_input_details()[0]["index"], tensor[None])
         interpreter.invoke()
-        return [interpreter.get_tensor(d["index"])[0] for d in interpreter.get_output_details()]
+        return {d["name"]: interpreter.get_tensor(d["index"])[0] for d in interpreter.get_output_details()}
 
     def detect(self, frame: np.ndarray) -> tuple[np.ndarray, float] | None:
         """The best person's two alignment keypoints `(2, 2)` in frame pixels (hips' centre,
@@ -141,7 +142,8 @@ class PoseEstimator:
         pad_x, pad_y = (DETECTOR_SIZE - nw) // 2, (DETECTOR_SIZE - nh) // 2
         canvas = np.zeros((DETECTOR_SIZE, DETECTOR_SIZE, 3), np.uint8)
         canvas[pad_y:pad_y + nh, pad_x:pad_x + nw] = cv2.resize(frame, (nw, nh), interpolation=cv2.INTER_LINEAR)
-        boxes, scores = self._run(self.detector, canvas.astype(np.float32) / 127.5 - 1.0)
+        out = self._run(self.detector, canvas.astype(np.float32) / 127.5 - 1.0)
+        boxes, scores = out["Identity"], out["Identity_1"]     # (2254, 12): box, 4 keypoints; (2254, 1)
         scores = 0.5 + 0.5 * np.tanh(np.clip(scores[:, 0], -100, 100) / 2)     # the sigmoid, without overflow
         best = int(np.argmax(scores))
         if scores[best] < MIN_SCORE:
@@ -167,10 +169,10 @@ class PoseEstimator:
                                    (hip - rotation @ np.full(2, size / 2))[:, None]], axis=1)
         crop = cv2.warpAffine(frame, to_frame, (LANDMARK_SIZE, LANDMARK_SIZE),
                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP, borderMode=cv2.BORDER_REPLICATE)
-        landmarks, flag, _, _, world = self._run(self.landmarker, crop.astype(np.float32) / 255.0)
-        if float(flag.ravel()[0]) < MIN_SCORE:
+        out = self._run(self.landmarker, crop.astype(np.float32) / 255.0)
+        if float(out["Identity_1"].ravel()[0]) < MIN_SCORE:       # the model's "a person is there"
             return None
-        points = landmarks.reshape(39, 5)[:33]
+        points, world = out["Identity"].reshape(39, 5)[:33], out["Identity_4"]   # 33 body landmarks, then 6 aux
         xy = points[:, :2] @ to_frame[:, :2].T + to_frame[:, 2]
         z = points[:, 2:3] * (size / LANDMARK_SIZE)
         visibility = 0.5 + 0.5 * np.tanh(points[:, 3:4] / 2)

@@ -54,6 +54,7 @@ RECIPES = {
     "pose_no_flow": ["motion.stream=none"],
     "pose_weight1": ["train.pose_weight=1.0"],
     "pose_weight05": ["train.pose_weight=0.5"],
+    "pose_weight1_no_deltas": ["train.pose_weight=1.0", "head.deltas=false"],
     "early_fusion": ["head.fusion=early"],
     "center_crop": ["backbone.resize_mode=center_crop"],
     "skip": ["head.skip=true"],
