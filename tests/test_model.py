@@ -79,6 +79,20 @@ def test_with_flow_and_pose_validation_weights_the_stream_that_generalises(infor
     assert out.shape == (2, 7, 9)
 
 
+def test_with_flow_and_pose_validation_that_cannot_tell_keeps_the_pose_alone():
+    """Every stream names the labels equally well on validation (videos that share the
+    training scenes): the pose, the stream that carries over, is kept alone."""
+    from actionrec.training import choose_fusion_weights
+    head = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, motion_dim=16, pose_dim=5, fusion="late")
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 3, (30,), generator=g)
+    good = 2.0 * torch.nn.functional.one_hot(labels, 3).float()
+    logits = torch.cat([good + 0.5 * torch.randn(30, 3, generator=g) for _ in range(3)], dim=1)
+    appearance, _, pose = choose_fusion_weights(head, logits, labels)
+    assert (appearance, pose) == (0.0, 1.0)
+    assert choose_fusion_weights(head, logits, labels, pose_weight=0.5)[2] == 0.5     # a given weight stands
+
+
 def probe_head(readout="mean", motion_dim=0):
     """A head with a probe stream attached from a random `LinearProbe` (random statistics)."""
     from actionrec.model import LinearProbe
