@@ -120,8 +120,9 @@ def load_bundle(path: str | Path) -> Bundle:
     pose_dim = PoseSpec().channels if meta.get("pose") else 0
     motion_dim = (FlowSpec().channels if meta.get("motion") else 0) + pose_dim
     if h.get("motion_dim", 0) != motion_dim or h.get("pose_dim", 0) != pose_dim:
-        raise BundleError(f"{path}: head expects {h.get('motion_dim', 0)} motion channels per cell but "
-                          f"the bundle's motion and pose streams give {motion_dim}")
+        raise BundleError(f"{path}: head expects {h.get('motion_dim', 0)} motion channels per cell "
+                          f"({h.get('pose_dim', 0)} of them pose) but the bundle's motion and pose streams "
+                          f"give {motion_dim} ({pose_dim})")
     head = LSTMHead(**h)
     if meta["format_version"] == 1:      # no standardisation then: the identity
         tensors.update({f"head.{k}": v for k, v in head.state_dict().items()

@@ -277,6 +277,10 @@ def validate(cfg: Config) -> None:
         w = getattr(cfg.train, key)
         if w is not None and (not isinstance(w, (int, float)) or not 0 <= w <= 1):
             raise ConfigError(f"train.{key} must be null (chosen on validation) or in [0, 1], got {w!r}")
+    given = [w for w in (cfg.train.fusion_weight, cfg.train.pose_weight) if w is not None]
+    if len(given) == 2 and sum(given) > 1 + 1e-6:
+        raise ConfigError(f"train.fusion_weight + train.pose_weight must be at most 1 (the flow gets the rest), "
+                          f"got {given[0]} + {given[1]}")
     if not 0 <= cfg.train.label_smoothing < 1:
         raise ConfigError(f"train.label_smoothing must be in [0, 1), got {cfg.train.label_smoothing!r}")
     for key in ("dropout", "input_dropout", "output_dropout"):

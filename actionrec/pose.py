@@ -42,6 +42,8 @@ MODES = ("off", "on", "auto")
 MIN_SCORE = 0.5            # detector and landmark model: a person is there
 AUTO_SHARE = 0.5           # `auto`: on when at least this share of sampled training videos show a person
 AUTO_VIDEOS = 12
+MAX_REACH = 5.0            # landmarks further from the hips than this, in torso lengths, are clipped
+FEATURES_VERSION = 2       # part of the cache key: bump when `pose_features` changes
 
 # landmark indices (BlazePose's 33)
 NOSE, L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 0, 11, 12, 13, 14, 15, 16
@@ -76,7 +78,7 @@ class PoseSpec:
 
     def to_meta(self) -> dict:
         """The bundle's `pose` entry (`from_meta` reads it back)."""
-        return {"model": self.model, "grid": self.grid, "channels": list(CHANNELS)}
+        return {"model": self.model, "grid": self.grid, "channels": list(CHANNELS), "version": FEATURES_VERSION}
 
     @classmethod
     def from_meta(cls, meta: dict | None) -> "PoseSpec | None":
@@ -195,9 +197,11 @@ def pose_features(pose: Pose | None) -> np.ndarray:
     p, world = pose.image[:, :3].astype(np.float64), pose.world.astype(np.float64)
     hips = (p[L_HIP, :2] + p[R_HIP, :2]) / 2
     torso = (p[L_SHOULDER, :2] + p[R_SHOULDER, :2]) / 2 - hips
-    length = max(float(np.linalg.norm(torso)), 1e-3)
+    widths = np.linalg.norm(p[L_SHOULDER, :2] - p[R_SHOULDER, :2]) + np.linalg.norm(p[L_HIP, :2] - p[R_HIP, :2])
+    # a torso seen end-on (bent towards the camera) is short: the body's width sets the scale then
+    length = max(float(np.linalg.norm(torso)), 0.5 * float(widths), 1.0)
     angles = [_angle(world[a], world[b], world[c]) for a, b, c in JOINTS.values()]
-    rel = (p[list(KEYPOINTS), :2] - hips) / length
+    rel = np.clip((p[list(KEYPOINTS), :2] - hips) / length, -MAX_REACH, MAX_REACH)
     out[:] = [1.0, *angles, abs(torso[0]) / length, torso[1] / length,
               *np.abs(rel[:, 0]), *rel[:, 1]]
     return out
@@ -236,7 +240,7 @@ def pose_spec(mode: str, grid: int, train_videos: list, reader: str = "auto") ->
         return PoseSpec(grid)
     try:
         estimator = PoseEstimator()
-    except WeightsError as exc:
+    except (WeightsError, ImportError) as exc:
         log.warning("pose stream off: %s", exc)
         return None
     picks = [train_videos[i] for i in np.linspace(0, len(train_videos) - 1, AUTO_VIDEOS).round().astype(int)]

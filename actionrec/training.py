@@ -241,6 +241,7 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     module = HeadModule(head_kwargs, t.optimizer, t.lr, t.weight_decay, t.scheduler, t.epochs,
                         weights, t.label_smoothing)
     module.head.set_standardization(*feature_statistics(train_items, cache))
+    training_weights(module.head, fusion_weight, pose_weight)
     callbacks, checkpoint = make_callbacks(run_dir, val_loader is not None, t.early_stop_patience)
     bar = cfg.logging.progress_bar and interactive()     # a pipe, a file or CI: one line per epoch
     if cfg.logging.progress_bar and not bar:
@@ -340,31 +341,38 @@ def choose_fusion_weights(head: LSTMHead, logits: torch.Tensor | None, labels: t
     each with three streams), 0 and 1/3.
 
     The LSTM streams' weights are those with the lowest loss (ties: nearest equal), except
-    with a pose stream whose weights are both free: there the pose alone (appearance 0, pose
-    1) stands unless another pair's loss is lower by more than validation's noise (twice
-    the standard error of the per-clip gain). The pose is the stream that carries over to
-    other people and places; a few validation videos that share the training scenes
-    favour the appearance stream without showing that it does (on the real exercise sets,
-    0.758 against 0.470 top-1 with the plain lowest loss, `docs/accuracy.md`), while a
-    task the pose cannot read (a camera pan) shows its gain clearly. The probe weight
-    leaves 0 only for such a gain, too, so a handful of validation clips that happen to
-    suit the probe do not hand the clip to it."""
+    with a pose stream: there the pose first (the lowest appearance weight left free, then
+    the highest pose weight: the pose alone when both are free) stands unless another
+    pair's loss is lower by more than validation's noise (twice the standard error of the
+    per-clip gain); so too without validation clips. The pose is the stream that carries
+    over to other people and places; a few validation videos that share the training
+    scenes favour the appearance stream without showing that it does (on the real
+    exercise sets, 0.758 against 0.470 top-1 with the plain lowest loss, `docs/accuracy.md`),
+    while a task the pose cannot read (a camera pan) shows its gain clearly. When the pose
+    is the only motion stream (no flow), `pose_weight` is its share, `1 - fusion_weight`.
+    The probe weight leaves 0 only for such a clear gain, too, so a handful of validation
+    clips that happen to suit the probe do not hand the clip to it."""
+    pose_is_motion = head.two_stream and not head.three_stream and head.pose_dim == head.motion_dim
+    if pose_is_motion and pose_weight is not None and fusion_weight is None:
+        fusion_weight = 1 - pose_weight
     equal = 1 / 3 if head.three_stream else 0.5
     ws = [fusion_weight] if fusion_weight is not None else FUSION_WEIGHTS if head.two_stream else [equal]
-    qs = [pose_weight] if pose_weight is not None else FUSION_WEIGHTS if head.three_stream else [1 / 3]
+    qs = [pose_weight] if pose_weight is not None and head.three_stream else FUSION_WEIGHTS if head.three_stream \
+        else [1 - ws[0]] if pose_is_motion and len(ws) == 1 else [1 / 3]
     ps = [probe_weight] if probe_weight is not None else FUSION_WEIGHTS if head.probe is not None else [0.0]
-    pairs = [(w, q) for w in ws for q in qs if not head.three_stream or w + q <= 1 + 1e-6]
-    if logits is None or not pairs:
-        return (ws[0] if len(ws) == 1 else equal), (ps[0] if len(ps) == 1 else 0.0), (qs[0] if len(qs) == 1 else 1 / 3)
-    pose_first = head.three_stream and len(ws) > 1 and len(qs) > 1
+    pairs = [(w, q) for w in ws for q in qs if not head.three_stream or w + q <= 1 + 1e-6] or [(ws[0], qs[0])]
+    prior = min(pairs, key=lambda wq: (wq[0], -wq[1])) if head.three_stream or pose_is_motion else None
+    if logits is None:
+        w, q = prior or (ws[0] if len(ws) == 1 else equal, qs[0] if len(qs) == 1 else 1 / 3)
+        return w, (ps[0] if len(ps) == 1 else 0.0), q
 
     def best(p: float) -> tuple[tuple[float, float], torch.Tensor]:
         """The best (appearance, pose) weights with probe weight `p`, and their per-clip losses."""
         losses = {wq: F.cross_entropy(head.fuse(logits, wq[0], p, wq[1]), labels, reduction="none") for wq in pairs}
         wq = min(pairs, key=lambda wq: (round(losses[wq].mean().item(), 6),
                                         abs(wq[0] - equal) + (abs(wq[1] - equal) if head.three_stream else 0)))
-        if pose_first and not clear_gain(losses[(0.0, 1.0)] - losses[wq]):
-            wq = (0.0, 1.0)
+        if prior is not None and not clear_gain(losses[prior] - losses[wq]):
+            wq = prior
         return wq, losses[wq]
 
     wq0, base = best(ps[0])
@@ -375,6 +383,19 @@ def choose_fusion_weights(head: LSTMHead, logits: torch.Tensor | None, labels: t
         if clear_gain(gain) and gain.mean() > gain_best:
             choice, gain_best = (wq[0], p, wq[1]), float(gain.mean())
     return choice
+
+
+def training_weights(head: LSTMHead, fusion_weight: float | None, pose_weight: float | None) -> None:
+    """The fusion the validation loss uses while training (early stopping, the best
+    checkpoint): the given weights, the free ones sharing what is left equally."""
+    with torch.no_grad():
+        if head.three_stream:
+            w = fusion_weight if fusion_weight is not None else (1 - (pose_weight or 0.0)) / (2 if pose_weight is not None else 3)
+            q = pose_weight if pose_weight is not None else (1 - w) / 2
+            head.fusion_weight.fill_(w)
+            head.pose_weight.fill_(q)
+        elif fusion_weight is not None:
+            head.fusion_weight.fill_(fusion_weight)
 
 
 def clear_gain(gain: torch.Tensor) -> bool:

