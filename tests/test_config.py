@@ -35,3 +35,11 @@ def test_bad_choice_and_bad_number_name_the_value():
         load_config(None, ["sampling.clip_steps=0"])
     with pytest.raises(ConfigError, match="nonexistent"):
         load_config("nonexistent")
+
+
+def test_fusion_weights_that_leave_the_flow_less_than_nothing_are_refused():
+    with pytest.raises(ConfigError, match=r"fusion_weight \+ train.pose_weight must be at most 1.*0.8 \+ 0.5"):
+        load_config(None, ["train.fusion_weight=0.8", "train.pose_weight=0.5"])
+    with pytest.raises(ConfigError, match="motion.pose"):
+        load_config(None, ["motion.pose=yes"])
+    assert load_config("personal", ["train.fusion_weight=0.0"]).train.pose_weight == 1.0

@@ -93,6 +93,15 @@ def test_with_flow_and_pose_validation_that_cannot_tell_keeps_the_pose_alone():
     assert choose_fusion_weights(head, logits, labels, pose_weight=0.5)[2] == 0.5     # a given weight stands
 
 
+@pytest.mark.parametrize("given, expected", [({}, (0.0, 1.0)), ({"pose_weight": 1.0}, (0.0, 1.0)),
+                                             ({"pose_weight": 0.5}, (0.0, 0.5)), ({"fusion_weight": 0.8}, (0.8, 0.2))])
+def test_without_validation_the_pose_comes_first_and_the_flow_never_gets_less_than_nothing(given, expected):
+    from actionrec.training import choose_fusion_weights
+    head = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, motion_dim=16, pose_dim=5, fusion="late")
+    appearance, _, pose = choose_fusion_weights(head, None, None, **given)
+    assert (appearance, pose) == pytest.approx(expected) and appearance + pose <= 1 + 1e-6
+
+
 def probe_head(readout="mean", motion_dim=0):
     """A head with a probe stream attached from a random `LinearProbe` (random statistics)."""
     from actionrec.model import LinearProbe

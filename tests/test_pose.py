@@ -111,3 +111,14 @@ def test_labelling_with_the_pose_stream_equals_the_feature_cache_path(pose_bundl
     assert code == 0
     topk = dict(read_jsonl(out)[0]["topk"])
     np.testing.assert_allclose([topk[c] for c in "abc"], cached_video_probs(pose_bundle, video), atol=1e-4)
+
+
+def test_a_torso_seen_end_on_keeps_the_channels_in_range(estimator):
+    """Bent towards the camera, the shoulders sit on the hips: the body's width sets the
+    scale instead, and no channel runs off to hundreds of torso lengths."""
+    pose = estimator(draw_person(0.3))
+    image = pose.image.copy()
+    hips = (image[23, :2] + image[24, :2]) / 2
+    image[[11, 12], 1] = hips[1] + 0.01                       # shoulders level with the hips
+    feats = pose_features(pose._replace(image=image))
+    assert np.isfinite(feats).all() and np.abs(feats).max() <= 5.0
