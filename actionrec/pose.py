@@ -27,6 +27,7 @@ right alike).
 from __future__ import annotations
 
 import logging
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -214,13 +215,25 @@ def _angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:
     return float(np.arccos(np.clip(cos, -1.0, 1.0)) / np.pi)
 
 
+_per_thread = threading.local()
+
+
+def thread_estimator() -> "PoseEstimator":
+    """This thread's estimator, made once (loading and verifying the models takes ~60 ms:
+    not once per video)."""
+    if getattr(_per_thread, "estimator", None) is None:
+        _per_thread.estimator = PoseEstimator()
+    return _per_thread.estimator
+
+
 class PoseEncoder:
     """Decoded frames `(N, H, W, 3)` uint8 RGB -> `(N, S, P)` float32 pose channels, the same
-    in each of the spec's `S = grid * grid` cells. One encoder per thread."""
+    in each of the spec's `S = grid * grid` cells. Uses its thread's estimator: one encoder
+    per thread."""
 
-    def __init__(self, spec: PoseSpec, threads: int = 1):
+    def __init__(self, spec: PoseSpec):
         self.spec = spec
-        self.estimator = PoseEstimator(threads)
+        self.estimator = thread_estimator()
 
     def __call__(self, frames) -> np.ndarray:
         feats = np.stack([pose_features(self.estimator(np.ascontiguousarray(f))) for f in frames])

@@ -75,7 +75,7 @@ def main() -> None:
         cfg = load_config("default", [f"cache.dir={tmp}/cache", "logging.wandb=disabled"])
         split = load_dataset(data)
         items = split.train + split.val
-        source = feature_source(cfg)
+        source = feature_source(cfg, [i.path for i in split.train])
         source.ensure(items, "benchmark", progress=False)           # the one-off extraction, not timed
         head = LSTMHead(**head_config(cfg, source.backbone, len(split.class_names)))
         opt = torch.optim.AdamW(head.parameters(), lr=1e-3)

@@ -38,7 +38,7 @@ def extraction_rate(cfg, folder: Path, clips: int) -> dict:
         frames = render_clip(["grow", "slide_left", "turn_clockwise"][i % 3], np.random.default_rng(i),
                              size=(240, 320), num_frames=int(25 * UCF_MEAN_SECONDS))
         paths.append(write_video(folder / f"v_{i}.avi", frames, 25.0, codec="XVID"))
-    source = feature_source(cfg)
+    source = feature_source(cfg, paths)
     source.extractor.encoder(np.zeros((1, cfg.backbone.crop_size or 224, cfg.backbone.crop_size or 224, 3),
                                       np.uint8))                              # export/load, not timed
     start = time.perf_counter()
