@@ -244,6 +244,9 @@ def coerce(default, value, where: str):
 def validate(cfg: Config) -> None:
     for (section, key), allowed in CHOICES.items():
         value = getattr(getattr(cfg, section), key)
+        if isinstance(value, bool) and {"on", "off"} <= set(allowed):   # YAML reads a bare on/off as a bool
+            value = "on" if value else "off"
+            setattr(getattr(cfg, section), key, value)
         if value not in allowed:
             raise ConfigError(f"{section}.{key}={value!r} is not one of {', '.join(allowed)}")
     positive = [("sampling", "fps"), ("sampling", "clip_steps"), ("sampling", "eval_clips"),

@@ -41,5 +41,13 @@ def test_fusion_weights_that_leave_the_flow_less_than_nothing_are_refused():
     with pytest.raises(ConfigError, match=r"fusion_weight \+ train.pose_weight must be at most 1.*0.8 \+ 0.5"):
         load_config(None, ["train.fusion_weight=0.8", "train.pose_weight=0.5"])
     with pytest.raises(ConfigError, match="motion.pose"):
-        load_config(None, ["motion.pose=yes"])
+        load_config(None, ["motion.pose=sometimes"])
     assert load_config("personal", ["train.fusion_weight=0.0"]).train.pose_weight == 1.0
+
+
+@pytest.mark.parametrize("text, expected", [("off", "off"), ("on", "on"), ("auto", "auto"), ("false", "off")])
+def test_motion_pose_on_and_off_mean_what_they_say_though_yaml_reads_them_as_booleans(tmp_path, text, expected):
+    assert load_config(None, [f"motion.pose={text}"]).motion.pose == expected
+    preset = tmp_path / "mine.yaml"
+    preset.write_text(f"motion:\n  pose: {text}\n")
+    assert load_config(preset).motion.pose == expected
