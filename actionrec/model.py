@@ -83,7 +83,7 @@ class LSTMHead(nn.Module):
         self.register_buffer("feature_mean", torch.zeros(in_dim + motion_dim))
         self.register_buffer("feature_std", torch.ones(in_dim + motion_dim))
         self.register_buffer("fusion_weight", torch.tensor(1 / 3 if self.three_stream else 0.5))
-        if self.three_stream:       # equal weights until `choose_fusion_weights`: validation loss while training
+        if self.three_stream:       # set by `training_weights`, then `choose_fusion_weights`
             self.register_buffer("pose_weight", torch.tensor(1 / 3))
         if num_cells > 1:
             self.cell_proj = nn.Sequential(nn.Linear(in_dim, cell_dim), nn.ReLU(inplace=True))
