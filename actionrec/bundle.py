@@ -19,6 +19,7 @@ from safetensors.torch import load_file, safe_open, save_file
 
 from .backbone import Backbone, get_spec
 from .errors import BundleError
+from .features import motion_channels
 from .files import atomic_path
 from .model import LinearProbe, LSTMHead, MeanPoolBaseline
 from .motion import FlowSpec
@@ -118,7 +119,7 @@ def load_bundle(path: str | Path) -> Bundle:
         raise BundleError(f"{path}: head has {h['num_classes']} outputs for "
                           f"{len(meta['class_names'])} class names")
     pose_dim = PoseSpec().channels if meta.get("pose") else 0
-    motion_dim = (FlowSpec().channels if meta.get("motion") else 0) + pose_dim
+    motion_dim = motion_channels(FlowSpec() if meta.get("motion") else None, PoseSpec() if pose_dim else None)
     if h.get("motion_dim", 0) != motion_dim or h.get("pose_dim", 0) != pose_dim:
         raise BundleError(f"{path}: head expects {h.get('motion_dim', 0)} motion channels per cell "
                           f"({h.get('pose_dim', 0)} of them pose) but the bundle's motion and pose streams "

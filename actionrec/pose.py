@@ -249,10 +249,10 @@ def pose_spec(mode: str, grid: int, train_videos: list, reader: str = "auto") ->
     if mode == "off" or (mode == "auto" and not train_videos):
         return None
     if mode == "on":
-        PoseEstimator()             # the models are there, or a clear error now rather than mid-run
+        thread_estimator()          # the models are there, or a clear error now rather than mid-run
         return PoseSpec(grid)
     try:
-        estimator = PoseEstimator()
+        estimator = thread_estimator()
     except (WeightsError, ImportError) as exc:
         log.warning("pose stream off: %s", exc)
         return None

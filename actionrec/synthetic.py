@@ -312,13 +312,14 @@ def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASS
     import torch
 
     from .bundle import save_bundle
+    from .features import motion_channels
     from .model import LSTMHead
     from .motion import FlowSpec
     from .pose import PoseSpec
     from .transforms import Preprocess
     torch.manual_seed(seed)
     flow, body = FlowSpec(grid=3) if motion else None, PoseSpec(grid=3) if pose else None
-    extra = (flow.channels if flow else 0) + (body.channels if body else 0)
+    extra = motion_channels(flow, body)
     head = {"in_dim": 1280, "num_classes": len(class_names), "num_cells": 9, "hidden_size": hidden_size,
             "num_layers": num_layers, "dropout": 0.0, "input_dropout": 0.0, "output_dropout": 0.0,
             "cell_dim": cell_dim, "deltas": False, "motion_dim": extra,

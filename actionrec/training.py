@@ -387,13 +387,12 @@ def choose_fusion_weights(head: LSTMHead, logits: torch.Tensor | None, labels: t
 
 def training_weights(head: LSTMHead, fusion_weight: float | None, pose_weight: float | None) -> None:
     """The fusion the validation loss uses while training (early stopping, the best
-    checkpoint): the given weights; with three streams, the free ones pose first, as
+    checkpoint): the given weights; with three streams, the free ones pose first, where
     `choose_fusion_weights` starts (the epoch where the pose reads best: on the real
     exercise sets 0.864 against 0.758 top-1 with early stopping on an equal mix)."""
     with torch.no_grad():
         if head.three_stream:
-            w = fusion_weight if fusion_weight is not None else 0.0
-            q = pose_weight if pose_weight is not None else 1 - w
+            w, _, q = choose_fusion_weights(head, None, None, fusion_weight, None, pose_weight)
             head.fusion_weight.fill_(w)
             head.pose_weight.fill_(q)
         elif fusion_weight is not None:
