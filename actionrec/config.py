@@ -76,6 +76,8 @@ class HeadConfig:
     readout: str = "mean"       # a clip's logits: mean over its steps, or the last step's
     fusion: str = "late"        # motion stream: its own LSTM, fused on validation (late), or one LSTM (early)
     probe: bool = True          # an order-blind linear stream on the appearance cells, fused on validation
+    pose_hidden_size: int | None = None  # the pose stream's LSTM width; null: hidden_size
+    pose_stats: bool = True     # the pose stream also reads each joint's mean, spread and range over the clip
 
 
 @dataclass

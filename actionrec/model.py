@@ -23,6 +23,7 @@ class Steps(NamedTuple):
 
 
 READOUTS = ("mean", "last")
+POSE_STATS_SHARE = 0.5     # of the pose stream's log-probabilities, with `pose_stats`
 FUSIONS = ("late", "early")
 
 
@@ -51,6 +52,14 @@ class LSTMHead(nn.Module):
       the pose channels would otherwise crowd the flow's, or drown in them.
     - `fusion="early"`: the motion cells join the appearance cells in one LSTM.
 
+    With `pose_stats` (and a pose stream of its own: the third, or the motion stream when
+    the pose is the only motion), the pose stream's clip scores are half its LSTM's and
+    half a linear map of the clip's pose statistics: each standardised pose channel's mean,
+    spread (population std) and range over the clip's steps (`pose_statistics`;
+    `attach_pose_probe` sets the map from a `LinearProbe` fitted on the training clips).
+    How far each joint moves tells exercises apart across people and cameras more
+    steadily than an LSTM trained on a few dozen videos (`docs/accuracy.md`).
+
     With `skip`, a linear map from each step's cell-averaged features is added to that
     step's (appearance) logits. `clip_logits` reads a clip's logits as the mean of its
     steps' (`readout="mean"`) or the last step's, then fuses the streams.
@@ -70,7 +79,8 @@ class LSTMHead(nn.Module):
                  num_layers: int = 2, dropout: float = 0.3, input_dropout: float = 0.2,
                  output_dropout: float = 0.3, cell_dim: int = 64, deltas: bool = False,
                  motion_dim: int = 0, skip: bool = False, readout: str = "last", fusion: str = "early",
-                 probe: bool = False, pose_dim: int = 0):
+                 probe: bool = False, pose_dim: int = 0, pose_hidden_size: int | None = None,
+                 pose_stats: bool = False):
         super().__init__()
         if readout not in READOUTS:
             raise ValueError(f"readout {readout!r} is not one of {', '.join(READOUTS)}")
@@ -101,8 +111,9 @@ class LSTMHead(nn.Module):
             self.motion_lstm = self.make_lstm(len(self.motion_cols), hidden_size, num_layers, dropout)
             self.motion_classifier = nn.Linear(hidden_size, num_classes)
         if self.three_stream:
-            self.pose_lstm = self.make_lstm(len(self.pose_cols), hidden_size, num_layers, dropout)
-            self.pose_classifier = nn.Linear(hidden_size, num_classes)
+            pose_hidden = pose_hidden_size or hidden_size
+            self.pose_lstm = self.make_lstm(len(self.pose_cols), pose_hidden, num_layers, dropout)
+            self.pose_classifier = nn.Linear(pose_hidden, num_classes)
         self.skip = nn.Linear(in_dim + motion_dim, num_classes) if skip else None
         self.probe = None
         self.reset_parameters()
@@ -112,6 +123,12 @@ class LSTMHead(nn.Module):
             nn.init.zeros_(self.probe.weight)     # fitted apart, full batch (`attach_probe`)
             nn.init.zeros_(self.probe.bias)
             self.register_buffer("probe_weight", torch.tensor(0.0))
+        self.pose_probe = None
+        if pose_stats and self.pose_chunk is not None:   # fitted apart (`attach_pose_probe`)
+            with torch.random.fork_rng(devices=[]):
+                self.pose_probe = nn.Linear(3 * pose_dim, num_classes).requires_grad_(False)
+            nn.init.zeros_(self.pose_probe.weight)
+            nn.init.zeros_(self.pose_probe.bias)
 
     @staticmethod
     def make_lstm(inputs: int, hidden: int, layers: int, dropout: float) -> nn.LSTM:
@@ -141,7 +158,16 @@ class LSTMHead(nn.Module):
     @property
     def state_size(self) -> int:
         """Width of `h` and `c` in the recurrent state."""
-        return self.lstm.hidden_size * len(self.lstms)
+        return sum(lstm.hidden_size for lstm in self.lstms)
+
+    @property
+    def pose_chunk(self) -> int | None:
+        """Which K logits of `num_logits` are the pose stream's (None: no stream of its own)."""
+        if self.three_stream:
+            return 2
+        if self.two_stream and self.pose_dim == self.motion_dim:
+            return 1
+        return None
 
     @property
     def num_logits(self) -> int:
@@ -194,12 +220,13 @@ class LSTMHead(nn.Module):
             before = torch.cat([e[:, :1] if previous is None else previous, e[:, :-1]], dim=1)
             x = torch.cat([e, e - before], dim=-1)
         x = self.input_dropout(x)
-        size = self.lstm.hidden_size
+        start = 0
         streams = zip(self.lstms, (self.classifier, self.motion_classifier, self.pose_classifier),
                       (self.appearance_cols, self.motion_cols, self.pose_cols))
         parts, hs, cs = [], [], []
-        for i, (lstm, classifier, cols) in enumerate(streams):
-            part = slice(i * size, (i + 1) * size)
+        for lstm, classifier, cols in streams:
+            part = slice(start, start + lstm.hidden_size)
+            start = part.stop
             out, (hi, ci) = lstm(x[..., cols], None if h is None else
                                  (h[..., part].contiguous(), c[..., part].contiguous()))
             parts.append(classifier(self.output_dropout(out)))
@@ -217,10 +244,32 @@ class LSTMHead(nn.Module):
         """`(B, T, S, D + M) -> (B, T, num_logits)` logits per step (and the state if asked)."""
         return self.forward_projected(self.project(features), state, return_state)
 
-    def stream_logits(self, features: torch.Tensor) -> torch.Tensor:
-        """`(B, T, S, D + M) -> (B, num_logits)`: the clip's logits of each stream, by `readout`."""
+    def stream_logits(self, features: torch.Tensor, pose_stats: bool = True) -> torch.Tensor:
+        """`(B, T, S, D + M) -> (B, num_logits)`: the clip's logits of each stream, by `readout`;
+        the pose stream's mixed with its clip statistics' (`pose_stats=False`: the LSTM's alone)."""
         logits = self(features)
-        return logits.mean(dim=1) if self.readout == "mean" else logits[:, -1]
+        logits = logits.mean(dim=1) if self.readout == "mean" else logits[:, -1]
+        if pose_stats and self.pose_probe is not None:
+            logits = self.mix_pose_stats(logits, self.pose_statistics(self.standard_pose(features)))
+        return logits
+
+    def standard_pose(self, features: torch.Tensor) -> torch.Tensor:
+        """`(B, T, S, D + M) -> (B, T, P)`: the standardised pose channels (read from cell 0)."""
+        cols = slice(self.in_dim + self.motion_dim - self.pose_dim, self.in_dim + self.motion_dim)
+        return (features[..., 0, cols].float() - self.feature_mean[cols]) / self.feature_std[cols]
+
+    @staticmethod
+    def pose_statistics(pose: torch.Tensor) -> torch.Tensor:
+        """`(B, T, P) -> (B, 3P)`: each channel's mean, population std and range over the steps."""
+        return stats_from_sums(pose.sum(1), pose.pow(2).sum(1), pose.amax(1), pose.amin(1), pose.shape[1])
+
+    def mix_pose_stats(self, logits: torch.Tensor, stats: torch.Tensor) -> torch.Tensor:
+        """`(B, num_logits)` clip logits with the pose stream's replaced by its LSTM's and its
+        statistics' `(B, 3P)` log-probabilities, mixed `1 - POSE_STATS_SHARE : POSE_STATS_SHARE`."""
+        k, at = self.num_classes, self.pose_chunk * self.num_classes
+        pose = ((1 - POSE_STATS_SHARE) * logits[..., at:at + k].log_softmax(-1)
+                + POSE_STATS_SHARE * self.pose_probe(stats).log_softmax(-1))
+        return torch.cat([logits[..., :at], pose, logits[..., at + k:]], dim=-1)
 
     def fuse(self, logits: torch.Tensor, weight: torch.Tensor | float | None = None,
              probe_weight: torch.Tensor | float | None = None,
@@ -258,9 +307,26 @@ class LSTMHead(nn.Module):
         self.probe.weight.copy_(weight * std)
         self.probe.bias.copy_(probe.classifier.bias + weight @ (mean - probe.mean))
 
+    @torch.no_grad()
+    def attach_pose_probe(self, probe: LinearProbe) -> None:
+        """Set the pose statistics' map from a `LinearProbe` fitted on `pose_statistics`
+        `(M, 1, 3P)` of training clips: its standardisation folded into the weights."""
+        weight = probe.classifier.weight / probe.std
+        self.pose_probe.weight.copy_(weight)
+        self.pose_probe.bias.copy_(probe.classifier.bias - weight @ probe.mean)
+
     def clip_logits(self, features: torch.Tensor) -> torch.Tensor:
         """`(B, T, S, D + M) -> (B, K)`: the clip's class scores."""
         return self.fuse(self.stream_logits(features))
+
+
+def stats_from_sums(total: torch.Tensor, squares: torch.Tensor, high: torch.Tensor, low: torch.Tensor,
+                    count: int) -> torch.Tensor:
+    """`(..., P)` sums, sums of squares, maxima and minima over `count` steps -> `(..., 3P)`
+    mean, population std and range: one formula for a clip offline and a window live."""
+    mean = total / count
+    std = (squares / count - mean.pow(2)).clamp(min=0).sqrt()
+    return torch.cat([mean, std, high - low], dim=-1)
 
 
 def init_lstm(lstm: nn.LSTM) -> None:

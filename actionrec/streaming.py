@@ -29,7 +29,7 @@ import torch
 from .bundle import Bundle
 from .config import Config
 from .features import join_streams, make_encoder
-from .model import Steps
+from .model import Steps, stats_from_sums
 from .motion import FlowEncoder
 from .pose import PoseEncoder
 
@@ -106,6 +106,8 @@ class StreamingRecognizer:
         self.c = torch.zeros(layers, self.window, hidden)
         self.previous = None
         self.logit_sum = torch.zeros(self.window, self.head.num_logits)
+        pose = self.head.pose_dim    # each state's window sums for the pose statistics
+        self.pose_sums = torch.zeros(4, self.window, pose)   # sum, sum of squares, max, min
         self.before: np.ndarray | None = None    # resized frame of the last timeline step
         self.last_features: torch.Tensor | None = None   # the last step's, for `hold`
         self.age = -np.arange(self.window)   # steps seen; state k starts k steps late
@@ -167,12 +169,27 @@ class StreamingRecognizer:
         oldest = int(np.argmax(self.age))
         seen = int(self.age[oldest])
         clip = self.logit_sum[oldest] / seen if self.head.readout == "mean" else logits[oldest, -1]
+        if self.head.pose_probe is not None:
+            clip = self.head.mix_pose_stats(clip, self.pose_window(steps.lstm_in[0, -1], fresh, oldest, seen))
         clip = self.head.fuse(clip)
         ready = seen >= self.window
         if ready:
             self.age[oldest] = 0          # reset before the next step
         self.steps += 1
         return clip.softmax(-1).numpy(), bool(ready)
+
+    def pose_window(self, step_in: torch.Tensor, fresh: torch.Tensor, oldest: int, seen: int) -> torch.Tensor:
+        """Add this step's standardised pose (the last `pose_dim` of its LSTM input) to every
+        state's window sums; `(3P,)` statistics of the `oldest` state's window."""
+        pose = step_in[-self.head.pose_dim:]
+        total, squares, high, low = self.pose_sums
+        total[fresh], squares[fresh] = 0, 0
+        high[fresh], low[fresh] = -torch.inf, torch.inf
+        total += pose
+        squares += pose.pow(2)
+        torch.maximum(high, pose, out=high)
+        torch.minimum(low, pose, out=low)
+        return stats_from_sums(total[oldest], squares[oldest], high[oldest], low[oldest], seen)
 
     def predict(self, raw: np.ndarray, ts: float, ready: bool, latency_ms: float) -> Prediction:
         self.recent.append(raw)

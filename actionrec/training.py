@@ -107,7 +107,7 @@ class HeadModule(L.LightningModule):
         """Training: each stream's own loss, summed (two streams) ; validation: the loss of
         the fused scores. Accuracy is always the fused scores'."""
         features, labels = batch[0], batch[1]
-        streams = self.head.stream_logits(features)
+        streams = self.head.stream_logits(features, pose_stats=stage != "train")
         logits = self.head.fuse(streams)
         if stage == "train":    # the LSTM streams; a probe stream is fitted apart
             k = self.head.num_classes
@@ -241,6 +241,9 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     module = HeadModule(head_kwargs, t.optimizer, t.lr, t.weight_decay, t.scheduler, t.epochs,
                         weights, t.label_smoothing)
     module.head.set_standardization(*feature_statistics(train_items, cache))
+    if module.head.pose_probe is not None:
+        module.head.attach_pose_probe(fit_pose_stats(module.head, train_items, cache, s.clip_steps, s.train_mode,
+                                                     s.eval_clips, s.stride, t.probe_weight_decay, t.seed))
     training_weights(module.head, fusion_weight, pose_weight)
     callbacks, checkpoint = make_callbacks(run_dir, val_loader is not None, t.early_stop_patience)
     bar = cfg.logging.progress_bar and interactive()     # a pipe, a file or CI: one line per epoch
@@ -498,6 +501,28 @@ def clip_means(items: list[VideoItem], cache: FeatureCache, clip_steps: int, mod
             labels.append(item.label)
             videos.append(v)
     return torch.from_numpy(np.stack(means)), torch.tensor(labels), torch.tensor(videos)
+
+
+@torch.no_grad()
+def pose_clip_statistics(head: LSTMHead, items: list[VideoItem], cache: FeatureCache, clip_steps: int,
+                         mode: str, num_clips: int, stride: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
+    """`head.pose_statistics` of every evaluation clip of `items`: `(M, 3P)` and labels `(M,)`."""
+    stats, labels = [], []
+    for item in items:
+        feats = cache.load_item(item)
+        for idx in eval_clips(len(feats), clip_steps, mode, num_clips, stride):
+            clip = torch.from_numpy(np.asarray(feats[idx], dtype=np.float32))[None]
+            stats.append(head.pose_statistics(head.standard_pose(clip))[0])
+            labels.append(item.label)
+    return torch.stack(stats), torch.tensor(labels)
+
+
+def fit_pose_stats(head: LSTMHead, items: list[VideoItem], cache: FeatureCache, clip_steps: int, mode: str,
+                   num_clips: int, stride: int = 1, weight_decay: float = 1e-3, seed: int = 0) -> LinearProbe:
+    """The pose statistics' linear map (`LSTMHead.attach_pose_probe`), fitted as the probe is
+    on the training videos' evaluation clips; `head` must already hold its standardisation."""
+    stats, labels = pose_clip_statistics(head, items, cache, clip_steps, mode, num_clips, stride)
+    return fit_probe(stats[:, None], labels, head.num_classes, weight_decay, seed=seed)
 
 
 def fit_baseline(features: torch.Tensor, labels: torch.Tensor, num_classes: int, epochs: int = 200,

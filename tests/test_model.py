@@ -1,3 +1,4 @@
+import numpy as np
 import pytest
 import torch
 
@@ -147,3 +148,51 @@ def test_a_few_validation_clips_that_happen_to_suit_the_probe_do_not_hand_it_the
     assert choose_fusion_weights(head, torch.cat([lstm, probe], dim=1), labels)[1] == 0.0
     many = torch.cat([lstm, probe], dim=1).repeat(20, 1)                      # the same, 80 clips
     assert choose_fusion_weights(head, many, labels.repeat(20))[1] > 0.0
+
+
+class ArrayCache:
+    """A feature cache in memory: `load_item(item)` -> the item's `(N, S, D + M)` features."""
+    def __init__(self, features):
+        self.features = features
+
+    def load_item(self, item):
+        return self.features[item.path]
+
+
+def swinging_joint_videos(count, seed):
+    """Videos of 24 steps, 1 cell: 8 appearance channels of noise, 3 pose channels; the
+    first swings with amplitude 0.2 (class 0) or 1.0 (class 1) about the same centre, at
+    a random phase and pace. Only how far it moves tells the classes apart."""
+    from pathlib import Path
+    from actionrec.datasets import VideoItem
+    rng = np.random.default_rng(seed)
+    items, features = [], {}
+    for i in range(count):
+        label = i % 2
+        t = np.arange(24) * rng.uniform(0.3, 0.8) + rng.uniform(0, 2 * np.pi)
+        pose = np.stack([0.5 + (0.2, 1.0)[label] * np.sin(t), *rng.normal(0, 0.3, (2, 24))], axis=1)
+        feats = np.concatenate([rng.normal(0, 1, (24, 8)), pose], axis=1)[:, None].astype(np.float32)
+        path = Path(f"/videos/{seed}-{i}.mp4")
+        items.append(VideoItem(path, label, str(i)))
+        features[path] = feats
+    return items, ArrayCache(features)
+
+
+def test_the_pose_statistics_tell_apart_movements_that_differ_only_in_how_far_a_joint_moves():
+    from actionrec.training import feature_statistics, fit_pose_stats, pose_clip_statistics
+    torch.manual_seed(0)
+    head = LSTMHead(8, 2, hidden_size=6, motion_dim=3, pose_dim=3, fusion="late", readout="mean",
+                    pose_stats=True).eval()
+    train, cache = swinging_joint_videos(20, seed=0)
+    head.set_standardization(*feature_statistics(train, cache))
+    head.attach_pose_probe(fit_pose_stats(head, train, cache, clip_steps=8, mode="segments", num_clips=3))
+    test, test_cache = swinging_joint_videos(20, seed=1)
+    stats, labels = pose_clip_statistics(head, test, test_cache, clip_steps=8, mode="segments", num_clips=3)
+    assert (head.pose_probe(stats).argmax(-1) == labels).all()
+    # the clip scores: the pose stream is its LSTM's and its statistics' log-probabilities, half each
+    clip = torch.from_numpy(test_cache.load_item(test[1])[:8])[None]
+    lstm = head.stream_logits(clip, pose_stats=False)[:, 2:]
+    mixed = head.stream_logits(clip)[:, 2:]
+    expected = 0.5 * lstm.log_softmax(-1) + 0.5 * head.pose_probe(
+        head.pose_statistics(head.standard_pose(clip))).log_softmax(-1)
+    torch.testing.assert_close(mixed, expected)

@@ -20,13 +20,20 @@ class FakeEncoder:
         return (mean @ self.proj).view(len(x), self.cells, self.dim).numpy()
 
 
-def make_bundle(deltas=False, clip_steps=4, fps=5.0, stream_stride=1, probe=False):
+def make_bundle(deltas=False, clip_steps=4, fps=5.0, stream_stride=1, probe=False, pose=False):
+    """With `pose`, the encoder's last 7 channels are read as 3 flow and 4 pose channels:
+    three streams, the pose's mixed with its window statistics."""
     torch.manual_seed(0)
+    streams = {"motion_dim": 7, "pose_dim": 4, "pose_stats": True, "fusion": "late"} if pose else {}
     head = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, deltas=deltas, probe=probe,
-                    readout="mean" if probe else "last").eval()
+                    readout="mean" if probe or pose else "last", **streams).eval()
     if probe:
         torch.nn.init.normal_(head.probe.weight)
         head.probe_weight.fill_(0.4)
+    if pose:
+        torch.nn.init.normal_(head.pose_probe.weight)
+        head.fusion_weight.fill_(0.2)
+        head.pose_weight.fill_(0.5)
     meta = {"preprocess": {"resize_size": 16, "crop_size": 16, "mode": "squash",
                            "mean": [0.5] * 3, "std": [0.25] * 3},
             "sampling": {"fps": fps, "clip_steps": clip_steps, "stride": 1, "stream_stride": stream_stride},
@@ -45,9 +52,10 @@ def offline_window_probs(bundle, encoder, frames_):
         return bundle.head.clip_logits(feats[None])[0].softmax(-1).numpy()
 
 
-@pytest.mark.parametrize("deltas, probe", [(False, False), (True, False), (True, True)])
-def test_every_streamed_step_equals_the_offline_clip_of_its_window(deltas, probe):
-    bundle, enc = make_bundle(deltas, probe=probe), FakeEncoder()
+@pytest.mark.parametrize("deltas, probe, pose", [(False, False, False), (True, False, False), (True, True, False),
+                                                 (True, False, True)])
+def test_every_streamed_step_equals_the_offline_clip_of_its_window(deltas, probe, pose):
+    bundle, enc = make_bundle(deltas, probe=probe, pose=pose), FakeEncoder(dim=15 if pose else 8)
     rec = StreamingRecognizer(bundle, enc, smoothing=1)
     video = frames(30)
     for i, frame in enumerate(video):
