@@ -18,7 +18,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from .backbone import Backbone, get_spec
-from .errors import BundleError
+from .errors import BundleError, ConfigError
 from .features import motion_channels
 from .files import atomic_path
 from .model import LinearProbe, LSTMHead, MeanPoolBaseline
@@ -118,7 +118,10 @@ def load_bundle(path: str | Path) -> Bundle:
     if h["num_classes"] != len(meta["class_names"]):
         raise BundleError(f"{path}: head has {h['num_classes']} outputs for "
                           f"{len(meta['class_names'])} class names")
-    pose_dim = PoseSpec().channels if meta.get("pose") else 0
+    try:
+        pose_dim = PoseSpec.from_meta(meta.get("pose")).channels if meta.get("pose") else 0
+    except ConfigError as exc:
+        raise BundleError(f"{path}: {exc}") from None
     motion_dim = motion_channels(FlowSpec() if meta.get("motion") else None, PoseSpec() if pose_dim else None)
     if h.get("motion_dim", 0) != motion_dim or h.get("pose_dim", 0) != pose_dim:
         raise BundleError(f"{path}: head expects {h.get('motion_dim', 0)} motion channels per cell "

@@ -44,7 +44,7 @@ MIN_SCORE = 0.5            # detector and landmark model: a person is there
 AUTO_SHARE = 0.5           # `auto`: on when at least this share of sampled training videos show a person
 AUTO_VIDEOS = 12
 MAX_REACH = 5.0            # landmarks further from the hips than this, in torso lengths, are clipped
-FEATURES_VERSION = 2       # part of the cache key: bump when `pose_features` changes
+FEATURES_VERSION = 2       # part of the cache key and bundles: bump when `pose_features` changes
 
 # landmark indices (BlazePose's 33)
 NOSE, L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 0, 11, 12, 13, 14, 15, 16
@@ -87,6 +87,9 @@ class PoseSpec:
             return None
         if list(meta.get("channels", [])) != list(CHANNELS):
             raise ConfigError(f"pose channels {meta.get('channels')} are not this version's {list(CHANNELS)}")
+        if meta.get("version", FEATURES_VERSION) != FEATURES_VERSION:
+            raise ConfigError(f"pose features version {meta.get('version')} (the bundle's) is not this "
+                              f"actionrec's version {FEATURES_VERSION}: train the bundle again")
         return cls(meta["grid"], meta["model"])
 
 

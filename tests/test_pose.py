@@ -122,3 +122,19 @@ def test_a_torso_seen_end_on_keeps_the_channels_in_range(estimator):
     image[[11, 12], 1] = hips[1] + 0.01                       # shoulders level with the hips
     feats = pose_features(pose._replace(image=image))
     assert np.isfinite(feats).all() and np.abs(feats).max() <= 5.0
+
+
+def test_a_bundle_trained_on_another_version_of_the_pose_channels_is_refused_by_name(pose_bundle, tmp_path):
+    import json
+    from safetensors.torch import load_file, save_file
+    from actionrec.bundle import load_bundle
+    from actionrec.errors import BundleError
+    from actionrec.pose import FEATURES_VERSION
+    meta = json.loads(__import__("safetensors").safe_open(str(pose_bundle), "pt").metadata()["actionrec"])
+    meta["pose"]["version"] = FEATURES_VERSION - 1
+    older = tmp_path / "older.safetensors"
+    save_file(load_file(str(pose_bundle)), str(older), metadata={"actionrec": json.dumps(meta)})
+    with pytest.raises(BundleError, match=f"older.safetensors: pose features version {FEATURES_VERSION - 1}"
+                                          f".*train the bundle again"):
+        load_bundle(older)
+    assert load_bundle(pose_bundle).pose == PoseSpec(3)
