@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -126,6 +127,7 @@ def run_one(source: Path, recipe: list[str], seed: int, work: Path, base: str, i
         result = train(source, cfg, bundle, progress=False)
         m = evaluate(result.bundle, source, cfg, json_path=work / "eval" / f"{source.name}.json",
                      progress=False)
+    shutil.rmtree(result.run_dir, ignore_errors=True)   # its checkpoints: ~100 MB a run, and the bundle is kept
     return {**{k: m.get(k) for k in METRICS}, "seed": seed, "init": init, "val_acc": result.best_val_acc,
             "test_videos": m["num_videos"], "seconds": round(time.perf_counter() - start, 1)}
 

@@ -83,6 +83,7 @@ def run_seed(data: Path, classes: list[str], mine: Path, seed: int, work: Path, 
         warnings.simplefilter("ignore")
         result = train(mine, cfg, work / f"personal-{seed}.safetensors", progress=False)
     seconds = time.perf_counter() - start
+    shutil.rmtree(result.run_dir, ignore_errors=True)   # its checkpoints; the bundle is kept
     per_class = {}
     for label in classes:
         counts = [live_share(result.bundle, v, label, cfg) for v in videos_of(data / "test" / label)]
