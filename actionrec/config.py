@@ -267,6 +267,11 @@ def validate(cfg: Config) -> None:
     if name is not None and (not isinstance(name, str) or not name.strip() or name in (".", "..")
                              or "/" in name or "\\" in name):
         raise ConfigError(f"logging.run_name must be a folder name (no '/'), got {name!r}")
+    width = cfg.head.pose_hidden_size
+    if width is not None and (isinstance(width, bool) or not isinstance(width, int) or width < 1):
+        raise ConfigError(f"head.pose_hidden_size must be null or a whole number of at least 1, got {width!r}")
+    if not isinstance(cfg.head.pose_stats, bool):
+        raise ConfigError(f"head.pose_stats must be true or false, got {cfg.head.pose_stats!r}")
     if not isinstance(cfg.train.resume, bool):
         raise ConfigError(f"train.resume must be true or false, got {cfg.train.resume!r}")
     if not isinstance(cfg.record.countdown, (int, float)) or cfg.record.countdown < 0:

@@ -107,11 +107,12 @@ class LSTMHead(nn.Module):
         self.output_dropout = nn.Dropout(output_dropout)
         self.classifier = nn.Linear(hidden_size, num_classes)
         self.motion_lstm = self.motion_classifier = self.pose_lstm = self.pose_classifier = None
-        if self.two_stream:
-            self.motion_lstm = self.make_lstm(len(self.motion_cols), hidden_size, num_layers, dropout)
-            self.motion_classifier = nn.Linear(hidden_size, num_classes)
+        pose_hidden = pose_hidden_size or hidden_size
+        if self.two_stream:       # the pose alone is the motion stream: the pose's width
+            motion_hidden = pose_hidden if self.pose_chunk == 1 else hidden_size
+            self.motion_lstm = self.make_lstm(len(self.motion_cols), motion_hidden, num_layers, dropout)
+            self.motion_classifier = nn.Linear(motion_hidden, num_classes)
         if self.three_stream:
-            pose_hidden = pose_hidden_size or hidden_size
             self.pose_lstm = self.make_lstm(len(self.pose_cols), pose_hidden, num_layers, dropout)
             self.pose_classifier = nn.Linear(pose_hidden, num_classes)
         self.skip = nn.Linear(in_dim + motion_dim, num_classes) if skip else None

@@ -14,7 +14,10 @@ or after its due time, as the offline timeline does. With a motion stream, frame
 also followed at the timeline rate (`sampling.fps`): a step's flow is taken from the
 frame of the timeline step before it, as the feature cache takes it offline.
 With `readout: mean`, a window's prediction is the mean of its steps' logits, summed
-per staggered state; two streams are fused after that, as offline.
+per staggered state; two streams are fused after that, as offline. With the pose
+statistics (`head.pose_stats`), each staggered state also keeps its window's running
+sum, sum of squares, maximum and minimum of the standardised pose, from which the
+window's statistics are read as a clip's are offline.
 """
 
 from __future__ import annotations

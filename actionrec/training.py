@@ -104,8 +104,10 @@ class HeadModule(L.LightningModule):
         return self.head.clip_logits(features)
 
     def shared_step(self, batch, stage: str) -> torch.Tensor:
-        """Training: each stream's own loss, summed (two streams) ; validation: the loss of
-        the fused scores. Accuracy is always the fused scores'."""
+        """Training: each LSTM stream's own loss, summed, the pose LSTM's on its own scores
+        (without the pose statistics, which are fitted apart); validation: the loss of the
+        fused scores, the pose stream's mixed with its statistics. Accuracy is the fused
+        scores' of the same."""
         features, labels = batch[0], batch[1]
         streams = self.head.stream_logits(features, pose_stats=stage != "train")
         logits = self.head.fuse(streams)
@@ -241,9 +243,11 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     module = HeadModule(head_kwargs, t.optimizer, t.lr, t.weight_decay, t.scheduler, t.epochs,
                         weights, t.label_smoothing)
     module.head.set_standardization(*feature_statistics(train_items, cache))
-    if module.head.pose_probe is not None:
-        module.head.attach_pose_probe(fit_pose_stats(module.head, train_items, cache, s.clip_steps, s.train_mode,
-                                                     s.eval_clips, s.stride, t.probe_weight_decay, t.seed))
+    if module.head.pose_probe is not None:   # its own random numbers: the LSTMs train as they would without it
+        with torch.random.fork_rng(devices=[]):
+            module.head.attach_pose_probe(fit_pose_stats(module.head, train_items, cache, s.clip_steps,
+                                                         s.train_mode, s.eval_clips, s.stride,
+                                                         t.probe_weight_decay, t.seed))
     training_weights(module.head, fusion_weight, pose_weight)
     callbacks, checkpoint = make_callbacks(run_dir, val_loader is not None, t.early_stop_patience)
     bar = cfg.logging.progress_bar and interactive()     # a pipe, a file or CI: one line per epoch
@@ -358,7 +362,7 @@ def choose_fusion_weights(head: LSTMHead, logits: torch.Tensor | None, labels: t
     is the only motion stream (no flow), `pose_weight` is its share, `1 - fusion_weight`.
     The probe weight leaves 0 only for such a clear gain, too, so a handful of validation
     clips that happen to suit the probe do not hand the clip to it."""
-    pose_is_motion = head.two_stream and not head.three_stream and head.pose_dim == head.motion_dim
+    pose_is_motion = head.pose_chunk == 1
     if pose_is_motion and pose_weight is not None and fusion_weight is None:
         fusion_weight = 1 - pose_weight
     equal = 1 / 3 if head.three_stream else 0.5

@@ -127,7 +127,9 @@ def run_one(source: Path, recipe: list[str], seed: int, work: Path, base: str, i
         result = train(source, cfg, bundle, progress=False)
         m = evaluate(result.bundle, source, cfg, json_path=work / "eval" / f"{source.name}.json",
                      progress=False)
-    shutil.rmtree(result.run_dir, ignore_errors=True)   # its checkpoints: ~100 MB a run, and the bundle is kept
+    # its checkpoints, ~100 MB a run; the bundle is kept. Each run has a folder of its own
+    # (`logging.run_name` is not set), so nothing else is in it.
+    shutil.rmtree(result.run_dir, ignore_errors=True)
     return {**{k: m.get(k) for k in METRICS}, "seed": seed, "init": init, "val_acc": result.best_val_acc,
             "test_videos": m["num_videos"], "seconds": round(time.perf_counter() - start, 1)}
 
@@ -144,7 +146,7 @@ def summarise(runs: list[dict]) -> dict:
 
 def markdown(results: dict, seeds: list[int]) -> str:
     """One table per source: recipe rows, metric columns, `mean ± std` over seeds."""
-    lines = [f"Seeds: {', '.join(map(str, seeds))}. Cells: mean ± spread over seeds of video top-1 "
+    lines = [f"Seeds: {', '.join(map(str, seeds))}. Cells: mean ± spread over runs (seeds x inits) of video top-1 "
              "on the held-out test split; `mean class` is the mean per-class accuracy; `mean-pool` "
              "and `probe` are the order-blind references trained on the same features.", ""]
     cols = ["top-1", "mean class", "mean-pool top-1", "probe top-1"]

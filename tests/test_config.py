@@ -51,3 +51,12 @@ def test_motion_pose_on_and_off_mean_what_they_say_though_yaml_reads_them_as_boo
     preset = tmp_path / "mine.yaml"
     preset.write_text(f"motion:\n  pose: {text}\n")
     assert load_config(preset).motion.pose == expected
+
+
+@pytest.mark.parametrize("setting, key", [("head.pose_hidden_size=0", "pose_hidden_size"),
+                                          ("head.pose_hidden_size=2.5", "pose_hidden_size"),
+                                          ("head.pose_stats=3", "pose_stats")])
+def test_the_pose_stream_s_settings_are_checked_by_name(setting, key):
+    with pytest.raises(ConfigError, match=f"head.{key}"):
+        load_config(None, [setting])
+    assert load_config(None, ["head.pose_hidden_size=64"]).head.pose_hidden_size == 64

@@ -214,3 +214,13 @@ def test_the_pose_statistics_tell_apart_movements_that_differ_only_in_how_far_a_
     expected = 0.5 * lstm.log_softmax(-1) + 0.5 * head.pose_probe(
         head.pose_statistics(head.standard_pose(clip))).log_softmax(-1)
     torch.testing.assert_close(mixed, expected)
+
+
+def test_the_pose_stream_s_width_applies_whether_or_not_the_flow_is_there():
+    alone = LSTMHead(8, 3, hidden_size=6, motion_dim=4, pose_dim=4, fusion="late", pose_hidden_size=3)
+    beside = LSTMHead(8, 3, hidden_size=6, motion_dim=7, pose_dim=4, fusion="late", pose_hidden_size=3)
+    assert alone.motion_lstm.hidden_size == beside.pose_lstm.hidden_size == 3
+    assert beside.motion_lstm.hidden_size == alone.lstm.hidden_size == 6
+    x = torch.randn(2, 5, 1, 15)
+    logits, (h, c, _) = beside(x, return_state=True)
+    assert h.shape[-1] == beside.state_size == 6 + 6 + 3 and logits.shape == (2, 5, 9)

@@ -127,10 +127,10 @@ def test_a_torso_seen_end_on_keeps_the_channels_in_range(estimator):
 def test_a_bundle_trained_on_another_version_of_the_pose_channels_is_refused_by_name(pose_bundle, tmp_path):
     import json
     from safetensors.torch import load_file, save_file
-    from actionrec.bundle import load_bundle
+    from actionrec.bundle import load_bundle, read_meta
     from actionrec.errors import BundleError
     from actionrec.pose import FEATURES_VERSION
-    meta = json.loads(__import__("safetensors").safe_open(str(pose_bundle), "pt").metadata()["actionrec"])
+    meta = read_meta(pose_bundle)
     meta["pose"]["version"] = FEATURES_VERSION - 1
     older = tmp_path / "older.safetensors"
     save_file(load_file(str(pose_bundle)), str(older), metadata={"actionrec": json.dumps(meta)})
