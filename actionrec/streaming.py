@@ -173,7 +173,7 @@ class StreamingRecognizer:
         seen = int(self.age[oldest])
         clip = self.logit_sum[oldest] / seen if self.head.readout == "mean" else logits[oldest, -1]
         if self.head.pose_probe is not None:
-            clip = self.head.mix_pose_stats(clip, self.pose_window(steps.lstm_in[0, -1], fresh, oldest, seen))
+            clip = self.head.mix_pose_stats(clip, self.pose_window(features, fresh, oldest, seen))
         clip = self.head.fuse(clip)
         ready = seen >= self.window
         if ready:
@@ -181,10 +181,10 @@ class StreamingRecognizer:
         self.steps += 1
         return clip.softmax(-1).numpy(), bool(ready)
 
-    def pose_window(self, step_in: torch.Tensor, fresh: torch.Tensor, oldest: int, seen: int) -> torch.Tensor:
-        """Add this step's standardised pose (the last `pose_dim` of its LSTM input) to every
-        state's window sums; `(3P,)` statistics of the `oldest` state's window."""
-        pose = step_in[-self.head.pose_dim:]
+    def pose_window(self, features: torch.Tensor, fresh: torch.Tensor, oldest: int, seen: int) -> torch.Tensor:
+        """Add this step's `(1, 1, S, D + M)` standardised pose to every state's window sums;
+        `(3P,)` statistics of the `oldest` state's window."""
+        pose = self.head.standard_pose(features)[0, -1]
         total, squares, high, low = self.pose_sums
         total[fresh], squares[fresh] = 0, 0
         high[fresh], low[fresh] = -torch.inf, torch.inf

@@ -519,14 +519,9 @@ def clip_means(items: list[VideoItem], cache: FeatureCache, clip_steps: int, mod
 def pose_clip_statistics(head: LSTMHead, items: list[VideoItem], cache: FeatureCache, clip_steps: int,
                          mode: str, num_clips: int, stride: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
     """`head.pose_statistics` of every evaluation clip of `items`: `(M, 3P)` and labels `(M,)`."""
-    stats, labels = [], []
-    for item in items:
-        feats = cache.load_item(item)
-        for idx in eval_clips(len(feats), clip_steps, mode, num_clips, stride):
-            clip = torch.from_numpy(np.asarray(feats[idx], dtype=np.float32))[None]
-            stats.append(head.pose_statistics(head.standard_pose(clip))[0])
-            labels.append(item.label)
-    return torch.stack(stats), torch.tensor(labels)
+    clips = DataLoader(EvalClips(items, cache, clip_steps, mode, num_clips, stride), batch_size=256)
+    stats, labels = zip(*((head.pose_statistics(head.standard_pose(x)), y) for x, y, _ in clips))
+    return torch.cat(stats), torch.cat(labels)
 
 
 def fit_pose_stats(head: LSTMHead, items: list[VideoItem], cache: FeatureCache, clip_steps: int, mode: str,
