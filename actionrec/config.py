@@ -107,6 +107,7 @@ class TrainConfig:
     fusion_weight: float | None = None  # appearance weight of two streams; null: chosen on validation
     probe_weight: float | None = None   # weight of the probe stream (head.probe); null: chosen on validation
     pose_weight: float | None = None    # weight of the pose stream (with flow and pose); null: chosen on validation
+    pose_mirror: bool = True    # half the training clips see the pose in a mirror (left and right traded)
 
 
 @dataclass
@@ -272,6 +273,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"head.pose_hidden_size must be null or a whole number of at least 1, got {width!r}")
     if not isinstance(cfg.head.pose_stats, bool):
         raise ConfigError(f"head.pose_stats must be true or false, got {cfg.head.pose_stats!r}")
+    if not isinstance(cfg.train.pose_mirror, bool):
+        raise ConfigError(f"train.pose_mirror must be true or false, got {cfg.train.pose_mirror!r}")
     if not isinstance(cfg.train.resume, bool):
         raise ConfigError(f"train.resume must be true or false, got {cfg.train.resume!r}")
     if not isinstance(cfg.record.countdown, (int, float)) or cfg.record.countdown < 0:

@@ -27,6 +27,7 @@ right alike).
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -210,6 +211,16 @@ def pose_features(pose: Pose | None) -> np.ndarray:
               *np.abs(rel[:, 0]), *rel[:, 1]]
     return out
 
+
+
+def mirror_order() -> np.ndarray:
+    """`(P,)` channel order of the same pose seen in a mirror: each left joint's channel
+    and its right twin's trade places (the x offsets are already sizes, `|x|`), so a
+    right-arm curl reads as a left-arm one."""
+    index = {name: i for i, name in enumerate(CHANNELS)}
+    twin = {"l": "r", "r": "l"}
+    return np.array([index[re.sub(r"(?<=_)([lr])(?=_|$)", lambda m: twin[m.group(1)], name)]
+                     for name in CHANNELS])
 
 def _angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:
     """The angle at `b`, in units of pi: 1 straight, 0 folded back."""

@@ -34,6 +34,7 @@ from .datasets import VideoItem
 from .errors import ConfigError
 from .features import FeatureCache
 from .model import LinearProbe, LSTMHead, MeanPoolBaseline
+from .pose import mirror_order
 from .sampling import eval_clips, train_clip
 
 log = logging.getLogger(__name__)
@@ -49,13 +50,16 @@ warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and i
 class TrainClips(Dataset):
     """Random clips, `clips_per_video` per video per epoch: `(T, S, D)` float32 features
     and the label. Augmentation: each clip comes from a random stretch of at least
-    `min_span` of its video (`sampling.random_span`), a temporal crop."""
+    `min_span` of its video (`sampling.random_span`), a temporal crop; with `mirror` (a
+    `(D,)` channel order), half the clips have their channels in that order: the pose
+    seen in a mirror (`pose_mirror_columns`)."""
 
     def __init__(self, items: list[VideoItem], cache: FeatureCache, clip_steps: int, mode: str,
-                 stride: int = 1, clips_per_video: int = 1, min_span: float = 1.0):
+                 stride: int = 1, clips_per_video: int = 1, min_span: float = 1.0,
+                 mirror: np.ndarray | None = None):
         self.items, self.cache = items, cache
         self.clip_steps, self.mode, self.stride = clip_steps, mode, stride
-        self.clips_per_video, self.min_span = clips_per_video, min_span
+        self.clips_per_video, self.min_span, self.mirror = clips_per_video, min_span, mirror
 
     def __len__(self) -> int:
         return len(self.items) * self.clips_per_video
@@ -65,7 +69,19 @@ class TrainClips(Dataset):
         feats = self.cache.load_item(item)
         rng = np.random.default_rng(int(torch.randint(0, 2**31 - 1, ())))
         idx = train_clip(len(feats), self.clip_steps, self.mode, rng, self.stride, self.min_span)
-        return torch.from_numpy(np.asarray(feats[idx], dtype=np.float32)), item.label
+        clip = np.asarray(feats[idx], dtype=np.float32)
+        if self.mirror is not None and rng.random() < 0.5:
+            clip = clip[..., self.mirror]
+        return torch.from_numpy(clip), item.label
+
+
+def pose_mirror_columns(head: LSTMHead) -> np.ndarray:
+    """`(D + M,)` order of a feature vector's channels with the pose channels mirrored
+    (`pose.mirror_order`) and every other channel in place."""
+    order = np.arange(head.in_dim + head.motion_dim)
+    start = head.in_dim + head.motion_dim - head.pose_dim
+    order[start:] = start + mirror_order()
+    return order
 
 
 class EvalClips(Dataset):
@@ -225,14 +241,16 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     fit's), else with the weight validation prefers (`choose_fusion_weights`), else 0.5;
     a third (pose) stream likewise with `pose_weight`, else 1/3.
     A head with a probe stream gets `probe` (fitted on the same training videos), weighted
-    by `probe_weight` when given, else as validation prefers, else 0."""
+    by `probe_weight` when given, else as validation prefers, else 0.
+    A head with pose statistics fits their map on the training videos, for training and
+    for choosing the weights, then once the weights are chosen and scored on the training
+    and validation videos together: it has no epochs to choose, and on a small set every
+    recording counts (`real_workout`: a class's only other recording is often the one
+    validation holds). With `train.pose_mirror`, half the training clips, and a mirrored
+    copy of each clip the statistics are fitted on, show the pose in a mirror."""
     import time
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
     s, t = cfg.sampling, cfg.train
-    clips = TrainClips(train_items, cache, s.clip_steps, s.train_mode, s.stride, t.clips_per_video,
-                       t.min_time_span)
-    train_loader = DataLoader(clips, batch_size=t.batch_size, shuffle=True, num_workers=t.num_workers,
-                              drop_last=len(clips) > t.batch_size)
     val_loader = None
     if val_items:
         val_loader = DataLoader(EvalClips(val_items, cache, s.clip_steps, s.train_mode, 1, s.stride),
@@ -242,12 +260,14 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     weights = class_weights(train_items, head_kwargs["num_classes"]) if t.class_balance else None
     module = HeadModule(head_kwargs, t.optimizer, t.lr, t.weight_decay, t.scheduler, t.epochs,
                         weights, t.label_smoothing)
-    module.head.set_standardization(*feature_statistics(train_items, cache))
-    if module.head.pose_probe is not None:   # its own random numbers: the LSTMs train as they would without it
-        with torch.random.fork_rng(devices=[]):
-            module.head.attach_pose_probe(fit_pose_stats(module.head, train_items, cache, s.clip_steps,
-                                                         s.train_mode, s.eval_clips, s.stride,
-                                                         t.probe_weight_decay, t.seed))
+    mirror = pose_mirror_columns(module.head) if t.pose_mirror and module.head.pose_dim > 0 else None
+    module.head.set_standardization(*feature_statistics(train_items, cache, mirror))
+    if module.head.pose_probe is not None:
+        attach_pose_stats(module.head, train_items, cache, cfg, mirror is not None)
+    clips = TrainClips(train_items, cache, s.clip_steps, s.train_mode, s.stride, t.clips_per_video,
+                       t.min_time_span, mirror)
+    train_loader = DataLoader(clips, batch_size=t.batch_size, shuffle=True, num_workers=t.num_workers,
+                              drop_last=len(clips) > t.batch_size)
     training_weights(module.head, fusion_weight, pose_weight)
     callbacks, checkpoint = make_callbacks(run_dir, val_loader is not None, t.early_stop_patience)
     bar = cfg.logging.progress_bar and interactive()     # a pipe, a file or CI: one line per epoch
@@ -289,6 +309,8 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     best = None
     if val_loader is not None:
         best = float((head.fuse(val_logits).argmax(-1) == val_labels).float().mean())
+        if head.pose_probe is not None:   # weights chosen and scored: now the statistics learn from every recording
+            attach_pose_stats(head, train_items + val_items, cache, cfg, mirror is not None)
     finish_loggers(trainer)
     seen = len(clips) * trainer.current_epoch
     return FitResult(head, best, trainer.current_epoch, seconds, seen / seconds if seconds else 0.0,
@@ -441,9 +463,12 @@ def class_weights(items: list[VideoItem], num_classes: int) -> list[float]:
     return (weights * (counts > 0).sum() / weights.sum()).tolist()
 
 
-def feature_statistics(items: list[VideoItem], cache: FeatureCache) -> tuple[torch.Tensor, torch.Tensor]:
+def feature_statistics(items: list[VideoItem], cache: FeatureCache,
+                       mirror: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel mean and std `(C,)` over every step and cell of `items`' cached features,
-    each video weighted alike (a long video does not set the scale)."""
+    each video weighted alike (a long video does not set the scale); with `mirror` (a `(C,)`
+    channel order, `TrainClips`), over the features and their mirror images alike, so that a
+    channel and its twin share one scale and mirroring commutes with standardising."""
     sums, squares = None, None
     for item in items:
         feats = np.asarray(cache.load_item(item), dtype=np.float64)
@@ -451,6 +476,8 @@ def feature_statistics(items: list[VideoItem], cache: FeatureCache) -> tuple[tor
         mean, square = flat.mean(0), (flat ** 2).mean(0)
         sums = mean if sums is None else sums + mean
         squares = square if squares is None else squares + square
+    if mirror is not None:
+        sums, squares = (sums + sums[mirror]) / 2, (squares + squares[mirror]) / 2
     mean = sums / len(items)
     std = np.sqrt(np.maximum(squares / len(items) - mean ** 2, 0.0))
     return torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(std.astype(np.float32))
@@ -525,11 +552,27 @@ def pose_clip_statistics(head: LSTMHead, items: list[VideoItem], cache: FeatureC
 
 
 def fit_pose_stats(head: LSTMHead, items: list[VideoItem], cache: FeatureCache, clip_steps: int, mode: str,
-                   num_clips: int, stride: int = 1, weight_decay: float = 1e-3, seed: int = 0) -> LinearProbe:
+                   num_clips: int, stride: int = 1, weight_decay: float = 1e-3, seed: int = 0,
+                   mirror: bool = False) -> LinearProbe:
     """The pose statistics' linear map (`LSTMHead.attach_pose_probe`), fitted as the probe is
-    on the training videos' evaluation clips; `head` must already hold its standardisation."""
+    on the training videos' evaluation clips (with `mirror`, and on their mirror images);
+    `head` must already hold its standardisation."""
     stats, labels = pose_clip_statistics(head, items, cache, clip_steps, mode, num_clips, stride)
+    if mirror:   # mean, spread and range: each block in the mirrored channel order
+        order = torch.from_numpy(mirror_order())
+        stats = torch.cat([stats, stats[:, torch.cat([order + k * head.pose_dim for k in range(3)])]])
+        labels = torch.cat([labels, labels])
     return fit_probe(stats[:, None], labels, head.num_classes, weight_decay, seed=seed)
+
+
+def attach_pose_stats(head: LSTMHead, items: list[VideoItem], cache: FeatureCache, cfg: Config,
+                      mirror: bool) -> None:
+    """Fit the pose statistics' map on `items` (`fit_pose_stats`) and attach it to `head`,
+    on random numbers of its own: the LSTMs train as they would without it."""
+    s, t = cfg.sampling, cfg.train
+    with torch.random.fork_rng(devices=[]):
+        head.attach_pose_probe(fit_pose_stats(head, items, cache, s.clip_steps, s.train_mode, s.eval_clips,
+                                              s.stride, t.probe_weight_decay, t.seed, mirror))
 
 
 def fit_baseline(features: torch.Tensor, labels: torch.Tensor, num_classes: int, epochs: int = 200,

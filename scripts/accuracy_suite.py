@@ -66,6 +66,7 @@ RECIPES = {
     "pose_weight1_h32": ["train.pose_weight=1.0", "head.pose_hidden_size=32"],
     "pose_h64": ["head.pose_hidden_size=64"],
     "no_pose_stats": ["head.pose_stats=false"],
+    "no_mirror": ["train.pose_mirror=false"],
     "refit": ["train.refit_all=true"],
     "early_fusion": ["head.fusion=early"],
     "center_crop": ["backbone.resize_mode=center_crop"],

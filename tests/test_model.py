@@ -224,3 +224,85 @@ def test_the_pose_stream_s_width_applies_whether_or_not_the_flow_is_there():
     x = torch.randn(2, 5, 1, 15)
     logits, (h, c, _) = beside(x, return_state=True)
     assert h.shape[-1] == beside.state_size == 6 + 6 + 3 and logits.shape == (2, 5, 9)
+
+
+def one_armed_curl_videos(count, seed, arm="l"):
+    """Videos of 24 steps, 1 cell: 8 appearance channels of noise, then the pose channels
+    (`pose.CHANNELS`), still but for one elbow's angle, which swings far (class 1) or
+    barely (class 0): a curl with the left arm, or with `arm="r"` the right."""
+    from pathlib import Path
+    from actionrec.datasets import VideoItem
+    from actionrec.pose import CHANNELS
+    rng = np.random.default_rng(seed)
+    elbow = CHANNELS.index(f"angle_elbow_{arm}")
+    items, features = [], {}
+    for i in range(count):
+        label = i % 2
+        t = np.arange(24) * rng.uniform(0.3, 0.8) + rng.uniform(0, 2 * np.pi)
+        pose = np.full((24, len(CHANNELS)), 0.5)
+        pose[:, elbow] = 0.5 + (0.05, 0.4)[label] * np.sin(t)
+        feats = np.concatenate([rng.normal(0, 1, (24, 8)), pose], axis=1)[:, None].astype(np.float32)
+        path = Path(f"/videos/{arm}{seed}-{i}.mp4")
+        items.append(VideoItem(path, label, str(i)))
+        features[path] = feats
+    return items, ArrayCache(features)
+
+
+def test_the_bundle_s_pose_statistics_also_learn_the_validation_recordings(tmp_path):
+    """Training videos curl with the left arm, validation's with the right: the weights are
+    chosen on validation as it stands, then the statistics learn from every recording,
+    so the trained head names right-arm curls that it only saw in validation."""
+    from actionrec.config import load_config
+    from actionrec.pose import CHANNELS
+    from actionrec.training import fit_head, pose_clip_statistics
+    train, cache = one_armed_curl_videos(20, seed=0, arm="l")
+    val, val_cache = one_armed_curl_videos(10, seed=1, arm="r")
+    test, test_cache = one_armed_curl_videos(20, seed=2, arm="r")
+    cache.features.update({**val_cache.features, **test_cache.features})
+    cfg = load_config(None, ["train.epochs=1", "train.pose_mirror=false", "sampling.clip_steps=8",
+                             "logging.wandb=disabled", "logging.csv=false", "logging.progress_bar=false"])
+    head_kwargs = {"in_dim": 8, "num_classes": 2, "hidden_size": 6, "motion_dim": len(CHANNELS),
+                   "pose_dim": len(CHANNELS), "fusion": "late", "pose_stats": True}
+    fit = fit_head(cfg, head_kwargs, train, val, cache, tmp_path)
+    stats, labels = pose_clip_statistics(fit.head, test, cache, clip_steps=8, mode="segments", num_clips=3)
+    assert (fit.head.pose_probe(stats).argmax(-1) == labels).all()
+
+
+@pytest.mark.parametrize("mirror", [True, False])
+def test_curls_taught_with_the_left_arm_are_recognised_with_the_right_only_when_mirrored(mirror):
+    from actionrec.pose import CHANNELS
+    from actionrec.training import feature_statistics, fit_pose_stats, pose_clip_statistics, pose_mirror_columns
+    head = LSTMHead(8, 2, hidden_size=6, motion_dim=len(CHANNELS), pose_dim=len(CHANNELS), fusion="late",
+                    pose_stats=True).eval()
+    train, cache = one_armed_curl_videos(20, seed=0, arm="l")
+    head.set_standardization(*feature_statistics(train, cache, pose_mirror_columns(head) if mirror else None))
+    head.attach_pose_probe(fit_pose_stats(head, train, cache, clip_steps=8, mode="segments", num_clips=3,
+                                          mirror=mirror))
+    for arm in "lr":
+        test, test_cache = one_armed_curl_videos(20, seed=1, arm=arm)
+        stats, labels = pose_clip_statistics(head, test, test_cache, clip_steps=8, mode="segments", num_clips=3)
+        right = float((head.pose_probe(stats).argmax(-1) == labels).float().mean())
+        assert right == 1.0 if arm == "l" or mirror else right <= 0.6, (arm, right)
+
+
+def test_half_the_training_clips_see_the_pose_in_a_mirror_and_nothing_else_moves():
+    from actionrec.pose import CHANNELS
+    from actionrec.training import TrainClips, pose_mirror_columns
+    head = LSTMHead(8, 2, hidden_size=6, motion_dim=len(CHANNELS) + 3, pose_dim=len(CHANNELS), fusion="late")
+    items, cache = one_armed_curl_videos(2, seed=0, arm="l")
+    clips = TrainClips(items[1:], cache, clip_steps=24, mode="segments", mirror=pose_mirror_columns(head))
+    left, right = 8 + 3 + CHANNELS.index("angle_elbow_l"), 8 + 3 + CHANNELS.index("angle_elbow_r")
+    cache.features[items[1].path] = np.concatenate(   # 3 flow channels between appearance and pose
+        [cache.features[items[1].path][..., :8], np.zeros((24, 1, 3), np.float32),
+         cache.features[items[1].path][..., 8:]], axis=-1)
+    original = torch.from_numpy(cache.features[items[1].path])
+    torch.manual_seed(0)
+    mirrored = 0
+    for _ in range(200):
+        clip, _ = clips[0]
+        flipped = bool(clip[:, 0, right].std() > clip[:, 0, left].std())
+        mirrored += flipped
+        torch.testing.assert_close(clip[..., :left], original[..., :left])   # appearance, flow, first pose channels
+        if not flipped:
+            torch.testing.assert_close(clip, original)
+    assert 70 < mirrored < 130
