@@ -157,14 +157,27 @@ def test_validation_weights_the_probe_stream_when_the_lstm_does_not_generalise(i
     assert (head.fuse(logits, fusion, probe).argmax(-1) == labels).all()
 
 
+def test_a_probe_that_is_only_surer_of_clips_the_streams_already_name_gets_no_weight():
+    """Validation that shares the training scenes: the streams name every clip, the
+    probe names them too and is far surer. Its loss is lower, but it adds no clip."""
+    from actionrec.training import choose_fusion_weights
+    head = LSTMHead(8, 2, num_cells=4, hidden_size=6, cell_dim=5, motion_dim=4, fusion="late", probe=True)
+    labels = torch.tensor([0, 1] * 20)
+    right = torch.nn.functional.one_hot(labels, 2).float()
+    logits = torch.cat([1.0 * right, 1.0 * right, 30.0 * right], dim=1)   # appearance, flow, probe
+    assert choose_fusion_weights(head, logits, labels)[1] == 0.0
+    logits[:10, :4] = 1.0 * (1 - right[:10]).repeat(1, 2)   # the streams miss 10 clips that the probe names
+    assert choose_fusion_weights(head, logits, labels)[1] > 0.0
+
+
 def test_a_few_validation_clips_that_happen_to_suit_the_probe_do_not_hand_it_the_clip():
     from actionrec.training import choose_fusion_weights
     head = LSTMHead(8, 2, num_cells=4, hidden_size=6, cell_dim=5, probe=True)
-    lstm = torch.tensor([[0.5, 0.0], [0.0, 0.5], [0.5, 0.0], [0.0, 0.5]])   # right on all 4, unsure
-    probe = torch.tensor([[3.0, 0.0], [0.0, 3.0], [3.0, 0.0], [0.5, 0.0]])   # sure on 3, wrong on 1
+    lstm = torch.tensor([[0.5, 0.0], [0.0, 0.5], [0.5, 0.0], [0.2, 0.0]])   # right on 3, unsure
+    probe = torch.tensor([[3.0, 0.0], [0.0, 3.0], [0.0, 3.0], [0.0, 3.0]])   # sure on 3, wrong on 1
     labels = torch.tensor([0, 1, 0, 1])
     assert choose_fusion_weights(head, torch.cat([lstm, probe], dim=1), labels)[1] == 0.0
-    many = torch.cat([lstm, probe], dim=1).repeat(20, 1)                      # the same, 80 clips
+    many = torch.cat([lstm, probe], dim=1).repeat(20, 1)          # the same, 80 clips: a gain beyond noise
     assert choose_fusion_weights(head, many, labels.repeat(20))[1] > 0.0
 
 
