@@ -384,9 +384,11 @@ def choose_fusion_weights(head: LSTMHead, logits: torch.Tensor | None, labels: t
     is the only motion stream (no flow), `pose_weight` is its share, `1 - fusion_weight`.
     The probe weight leaves 0 only for such a clear gain, too, so a handful of validation
     clips that happen to suit the probe do not hand the clip to it, and only where the
-    probe names more validation clips right: the probe reads the scene, and beside
-    streams that already name every validation clip, its lower loss there is the
-    training scenes' (one `real_workout` run: probe weight 0.1, test top-1 0.95 -> 0.41)."""
+    probe names more validation clips right: beside streams that already name every
+    validation clip, a probe's lower loss there is the training scenes'. With a pose
+    stream it stays 0 unless given: the probe reads the scene, and its sure scores
+    outweigh the pose's at any weight (one `real_workout` run: validation named one
+    clip more at probe weight 0.1; test top-1 0.95 -> 0.41)."""
     pose_is_motion = head.pose_chunk == 1
     if pose_is_motion and pose_weight is not None and fusion_weight is None:
         fusion_weight = 1 - pose_weight
@@ -394,7 +396,8 @@ def choose_fusion_weights(head: LSTMHead, logits: torch.Tensor | None, labels: t
     ws = [fusion_weight] if fusion_weight is not None else FUSION_WEIGHTS if head.two_stream else [equal]
     qs = [pose_weight] if pose_weight is not None and head.three_stream else FUSION_WEIGHTS if head.three_stream \
         else [1 - ws[0]] if pose_is_motion and len(ws) == 1 else [1 / 3]
-    ps = [probe_weight] if probe_weight is not None else FUSION_WEIGHTS if head.probe is not None else [0.0]
+    scene_free = head.probe is not None and head.pose_chunk is None     # with a pose stream, no probe
+    ps = [probe_weight] if probe_weight is not None else FUSION_WEIGHTS if scene_free else [0.0]
     pairs = [(w, q) for w in ws for q in qs if not head.three_stream or w + q <= 1 + 1e-6] or [(ws[0], qs[0])]
     prior = min(pairs, key=lambda wq: (wq[0], -wq[1])) if head.three_stream or pose_is_motion else None
     if logits is None:

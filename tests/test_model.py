@@ -168,6 +168,11 @@ def test_a_probe_that_is_only_surer_of_clips_the_streams_already_name_gets_no_we
     assert choose_fusion_weights(head, logits, labels)[1] == 0.0
     logits[:10, :4] = 1.0 * (1 - right[:10]).repeat(1, 2)   # the streams miss 10 clips that the probe names
     assert choose_fusion_weights(head, logits, labels)[1] > 0.0
+    # with a pose stream (the people's pose), the probe never reads the scene for it
+    pose_head = LSTMHead(8, 2, num_cells=4, hidden_size=6, cell_dim=5, motion_dim=4, pose_dim=4, fusion="late",
+                         probe=True)
+    assert choose_fusion_weights(pose_head, logits, labels)[1] == 0.0
+    assert choose_fusion_weights(pose_head, logits, labels, probe_weight=0.3)[1] == 0.3
 
 
 def test_a_few_validation_clips_that_happen_to_suit_the_probe_do_not_hand_it_the_clip():
