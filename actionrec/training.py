@@ -311,6 +311,8 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
         best = float((head.fuse(val_logits).argmax(-1) == val_labels).float().mean())
         if head.pose_probe is not None:   # weights chosen and scored: now the statistics learn from every recording
             attach_pose_stats(head, train_items + val_items, cache, cfg, mirror is not None)
+            log.info("pose statistics fitted again on %d train + %d validation videos", len(train_items),
+                     len(val_items))
     finish_loggers(trainer)
     seen = len(clips) * trainer.current_epoch
     return FitResult(head, best, trainer.current_epoch, seconds, seen / seconds if seconds else 0.0,
