@@ -323,7 +323,7 @@ def bundle_meta(cfg: Config, source: FeatureSource, split: DatasetSplit, head_kw
         "training": {"val_acc": fit.best_val_acc, "baseline_val_acc": refs.baseline_val_acc,
                      "fusion_weight": fit.fusion_weight if fit.head.two_stream else None,
                      "probe_weight": fit.probe_weight, "pose_weight": fit.pose_weight,
-                     "probe_val_acc": refs.probe_val_acc,
+                     "probe_val_acc": refs.probe_val_acc, "pose_stats_videos": fit.pose_stats_videos,
                      "train_videos": len(split.train), "created": datetime.now().isoformat(timespec="seconds")},
     }
 

@@ -212,7 +212,6 @@ def pose_features(pose: Pose | None) -> np.ndarray:
     return out
 
 
-
 def mirror_order() -> np.ndarray:
     """`(P,)` channel order of the same pose seen in a mirror: each left joint's channel
     and its right twin's trade places (the x offsets are already sizes, `|x|`), so a
@@ -221,6 +220,7 @@ def mirror_order() -> np.ndarray:
     twin = {"l": "r", "r": "l"}
     return np.array([index[re.sub(r"(?<=_)([lr])(?=_|$)", lambda m: twin[m.group(1)], name)]
                      for name in CHANNELS])
+
 
 def _angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:
     """The angle at `b`, in units of pi: 1 straight, 0 folded back."""

@@ -34,7 +34,7 @@ from .datasets import VideoItem
 from .errors import ConfigError
 from .features import FeatureCache
 from .model import LinearProbe, LSTMHead, MeanPoolBaseline
-from .pose import mirror_order
+from .pose import CHANNELS as POSE_CHANNELS, mirror_order
 from .sampling import eval_clips, train_clip
 
 log = logging.getLogger(__name__)
@@ -78,6 +78,9 @@ class TrainClips(Dataset):
 def pose_mirror_columns(head: LSTMHead) -> np.ndarray:
     """`(D + M,)` order of a feature vector's channels with the pose channels mirrored
     (`pose.mirror_order`) and every other channel in place."""
+    if head.pose_dim != len(POSE_CHANNELS):
+        raise ValueError(f"the head has {head.pose_dim} pose channels; the pose features have "
+                         f"{len(POSE_CHANNELS)}: cannot mirror them")
     order = np.arange(head.in_dim + head.motion_dim)
     start = head.in_dim + head.motion_dim - head.pose_dim
     order[start:] = start + mirror_order()
@@ -230,6 +233,8 @@ class FitResult:
     fusion_weight: float = 0.5           # appearance weight of two fused streams
     probe_weight: float | None = None    # weight of the probe stream, when the head has one
     pose_weight: float | None = None     # weight of the pose stream, when the head has three
+    pose_stats_videos: int | None = None  # videos the shipped pose statistics were fitted on (train + val:
+                                          # `best_val_acc` was measured before, with train alone)
 
 
 def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_items: list[VideoItem],
@@ -260,10 +265,15 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     weights = class_weights(train_items, head_kwargs["num_classes"]) if t.class_balance else None
     module = HeadModule(head_kwargs, t.optimizer, t.lr, t.weight_decay, t.scheduler, t.epochs,
                         weights, t.label_smoothing)
-    mirror = pose_mirror_columns(module.head) if t.pose_mirror and module.head.pose_dim > 0 else None
+    # the pose stream's own LSTM only: beside other channels in one LSTM or the skip path, the
+    # mirrored pose would meet the unmirrored scene
+    own_stream = module.head.pose_chunk is not None and module.head.skip is None
+    mirror = pose_mirror_columns(module.head) if t.pose_mirror and own_stream else None
     module.head.set_standardization(*feature_statistics(train_items, cache, mirror))
+    pose_stats_videos = None
     if module.head.pose_probe is not None:
         attach_pose_stats(module.head, train_items, cache, cfg, mirror is not None)
+        pose_stats_videos = len(train_items)
     clips = TrainClips(train_items, cache, s.clip_steps, s.train_mode, s.stride, t.clips_per_video,
                        t.min_time_span, mirror)
     train_loader = DataLoader(clips, batch_size=t.batch_size, shuffle=True, num_workers=t.num_workers,
@@ -311,6 +321,7 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
         best = float((head.fuse(val_logits).argmax(-1) == val_labels).float().mean())
         if head.pose_probe is not None:   # weights chosen and scored: now the statistics learn from every recording
             attach_pose_stats(head, train_items + val_items, cache, cfg, mirror is not None)
+            pose_stats_videos = len(train_items) + len(val_items)
             log.info("pose statistics fitted again on %d train + %d validation videos", len(train_items),
                      len(val_items))
     finish_loggers(trainer)
@@ -319,7 +330,7 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
                      checkpoint.best_model_path if checkpoint is not None else None,
                      str(resume) if resume is not None else None, best_epochs, float(head.fusion_weight),
                      probe_weight if head.probe is not None else None,
-                     pose_weight if head.three_stream else None)
+                     pose_weight if head.three_stream else None, pose_stats_videos)
 
 
 class _Interrupt(Callback):
