@@ -177,7 +177,9 @@ def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = 
     train_items, train_report = source.ensure(split.train, "train", progress)
     val_items, val_report = source.ensure(split.val, "val", progress)
     if "val" in split.derived:
-        train_items, val_items = split_by_recording(train_items, val_items, split, source.cache, cfg)
+        train_items, val_items, few = split_by_recording(train_items, val_items, split, source.cache, cfg)
+    else:
+        few = few_recordings(groups_per_class(train_items + val_items, split.class_names))
     skipped = {**train_report.failed, **val_report.failed}
     extraction_fps = train_report.frames_per_second
     if not train_items:
@@ -186,7 +188,7 @@ def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = 
     refs = train_references(cfg, source.cache, train_items, val_items, len(split.class_names),
                             source.backbone.out_dim)
     fit = fit_head(cfg, head_kwargs, train_items, val_items, source.cache, run_dir, cfg.train.fusion_weight,
-                   refs.probe, cfg.train.probe_weight, cfg.train.pose_weight)
+                   refs.probe, cfg.train.probe_weight, cfg.train.pose_weight, few)
     meta = bundle_meta(cfg, source, split, head_kwargs, fit, refs, data_root)
     meta["sampling"]["stream_stride"] = trained_step_spacing(cfg, source.cache, train_items)
     bundle = save_bundle(out, fit.head, refs.baseline, meta, refs.probe)
@@ -202,25 +204,32 @@ def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = 
 
 
 def split_by_recording(train_items: list[VideoItem], val_items: list[VideoItem], split: DatasetSplit,
-                       cache: FeatureCache, cfg: Config) -> tuple[list[VideoItem], list[VideoItem]]:
+                       cache: FeatureCache, cfg: Config) -> tuple[list[VideoItem], list[VideoItem], list[str]]:
     """Hold out validation videos by recording: videos whose names carry no group are
     grouped by the similarity of their features (`datasets.regroup_similar`), so clips cut
     from one recording never straddle train and val; the split is drawn again only when
     that joined any. Logs the groups of each class and warns about classes with fewer
-    than 3 (too few to hold any out honestly)."""
+    than 3 (too few to hold any out honestly); returns those classes too."""
     items = train_items + val_items
     descriptors = np.stack([appearance_descriptor(cache.load_item(i)) for i in items])
     d = cfg.data
     grouped = regroup_similar(items, descriptors, d.duplicate_similarity)
     counts = groups_per_class(grouped, split.class_names)
     log.info("groups (recordings) per class: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
-    few = [name for name, n in counts.items() if n < 3]
+    few = few_recordings(counts)
     if few:
         warnings.warn(f"{len(few)} class(es) come from fewer than 3 recordings, too few to validate on "
                       f"recordings the head has not seen: {', '.join(few)}", stacklevel=3)
     if len(set((i.label, i.group) for i in grouped)) == len(set((i.label, i.group) for i in items)):
-        return train_items, val_items        # nothing joined: the dataset's own split stands
-    return split_train_val(grouped, d.val_fraction, d.split_seed, split.class_names, d.single_group)
+        return train_items, val_items, few   # nothing joined: the dataset's own split stands
+    return (*split_train_val(grouped, d.val_fraction, d.split_seed, split.class_names, d.single_group), few)
+
+
+def few_recordings(counts: dict[str, int]) -> list[str]:
+    """The classes of `counts` (groups per class) with fewer than 3 groups: validation
+    holds out one of their two recordings at most, so it cannot tell a stream that reads
+    the action from one that reads that recording's scene."""
+    return [name for name, n in counts.items() if n < 3]
 
 
 def appearance_descriptor(features: np.ndarray) -> np.ndarray:

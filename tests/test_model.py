@@ -112,6 +112,23 @@ def test_validation_does_not_leave_the_pose_for_a_lower_loss_that_names_fewer_cl
     assert choose_fusion_weights(head, logits, labels) == (0.0, 0.0, 1.0)
 
 
+def test_with_a_class_of_fewer_than_3_recordings_validation_does_not_move_the_pose():
+    """Validation that names every clip with the appearance stream and misreads with the
+    pose: with enough recordings it moves the weight; when it holds a class's only other
+    recording (`keep_prior`), the pose keeps it, and a head without a pose stream still
+    follows validation."""
+    from actionrec.training import choose_fusion_weights
+    head = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, motion_dim=16, pose_dim=5, fusion="late")
+    g = torch.Generator().manual_seed(0)
+    labels = torch.randint(0, 3, (60,), generator=g)
+    good = 4.0 * torch.nn.functional.one_hot(labels, 3).float()
+    logits = torch.cat([good, 3.0 * torch.randn(60, 3, generator=g), 3.0 * torch.randn(60, 3, generator=g)], dim=1)
+    assert choose_fusion_weights(head, logits, labels)[0] == pytest.approx(1.0)
+    assert choose_fusion_weights(head, logits, labels, keep_prior=True) == (0.0, 0.0, 1.0)
+    two = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, motion_dim=11, fusion="late")
+    assert choose_fusion_weights(two, logits[:, :6], labels, keep_prior=True)[0] == pytest.approx(1.0)
+
+
 @pytest.mark.parametrize("given, expected", [({}, (0.0, 1.0)), ({"pose_weight": 1.0}, (0.0, 1.0)),
                                              ({"pose_weight": 0.5}, (0.0, 0.5)), ({"fusion_weight": 0.8}, (0.8, 0.2))])
 def test_without_validation_the_pose_comes_first_and_the_flow_never_gets_less_than_nothing(given, expected):
