@@ -272,10 +272,8 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     own_stream = module.head.pose_chunk is not None and module.head.skip is None
     mirror = pose_mirror_columns(module.head) if t.pose_mirror and own_stream else None
     module.head.set_standardization(*feature_statistics(train_items, cache, mirror))
-    pose_stats_videos = None
     if module.head.pose_probe is not None:
         attach_pose_stats(module.head, train_items, cache, cfg, mirror is not None)
-        pose_stats_videos = len(train_items)
     clips = TrainClips(train_items, cache, s.clip_steps, s.train_mode, s.stride, t.clips_per_video,
                        t.min_time_span, mirror)
     train_loader = DataLoader(clips, batch_size=t.batch_size, shuffle=True, num_workers=t.num_workers,
@@ -327,7 +325,6 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
         best = float((head.fuse(val_logits).argmax(-1) == val_labels).float().mean())
         if head.pose_probe is not None:   # weights chosen and scored: now the statistics learn from every recording
             attach_pose_stats(head, train_items + val_items, cache, cfg, mirror is not None)
-            pose_stats_videos = len(train_items) + len(val_items)
             log.info("pose statistics fitted again on %d train + %d validation videos", len(train_items),
                      len(val_items))
     finish_loggers(trainer)
@@ -336,7 +333,8 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
                      checkpoint.best_model_path if checkpoint is not None else None,
                      str(resume) if resume is not None else None, best_epochs, float(head.fusion_weight),
                      probe_weight if head.probe is not None else None,
-                     pose_weight if head.three_stream else None, pose_stats_videos)
+                     pose_weight if head.three_stream else None,
+                     len(train_items) + len(val_items) if head.pose_probe is not None else None)
 
 
 class _Interrupt(Callback):
