@@ -38,7 +38,7 @@ from .datasets import VIDEO_EXTENSIONS, _walk_videos
 from .errors import ActionRecError, failure_reason
 from .overlay import draw_prediction
 from .sampling import timeline_indices
-from .signals import ending
+from .signals import deferred, ending
 from .streaming import Prediction, StreamingRecognizer, build_recognizer, stream_stride
 from .video_io import VideoReader, open_video
 
@@ -150,8 +150,8 @@ def label_video(path: str | Path, recognizer: StreamingRecognizer, topk: int = 3
     of `raw_probs` over the steps that saw a full window. A video shorter than one
     window is padded by repeating its last step until the window is full (as
     `sampling.pad_indices` does offline), and that padded window's `raw_probs` is used.
-    With `annotate_to` (a file, see `annotated_copy_paths`), every frame is decoded and an
-    annotated copy is written there.
+    With `annotate_to` (a file: `pending_copy` of one of `annotated_copy_paths`), every
+    frame is decoded and an annotated copy is written there (removed if the video fails).
     Row: path, label, score, topk ([[name, prob], ...], `topk` long), duration (s),
     frames, steps, error (None), and `segments` when asked (see `label_segments`).
     """
@@ -296,20 +296,20 @@ def annotated_copy_paths(videos: list[Path], out_dir: str | Path) -> dict[str, P
 
 
 class AnnotatedCopy:
-    """An annotated copy of a video at `target` (mp4v, the source fps), written under a
-    temporary name and renamed when complete; removed when the video fails part way."""
+    """An annotated copy of a video written to `path` (mp4v, the source fps); removed
+    when the video fails part way. `run_label` passes a hidden name (`pending_copy`) and
+    renames it once the video's row is written."""
 
-    def __init__(self, video: VideoReader, target: str | Path):
-        self.target = Path(target)
-        self.tmp = self.target.with_name(f".{self.target.stem}.{os.getpid()}.tmp.mp4")
+    def __init__(self, video: VideoReader, path: str | Path):
+        self.path = Path(path)
         self.size, self.fps = (video.width, video.height), video.fps
         self.writer = None
 
     def __enter__(self) -> "AnnotatedCopy":
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.writer = cv2.VideoWriter(str(self.tmp), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self.size)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*"mp4v"), self.fps, self.size)
         if not self.writer.isOpened():
-            raise OSError(f"{self.tmp}: OpenCV cannot write an mp4v video here")
+            raise OSError(f"{self.path}: OpenCV cannot write an mp4v video here")
         return self
 
     def write(self, frame: np.ndarray, pred: Prediction) -> None:
@@ -318,10 +318,8 @@ class AnnotatedCopy:
 
     def __exit__(self, exc_type, *exc) -> None:
         self.writer.release()
-        if exc_type is None:
-            os.replace(self.tmp, self.target)
-        else:
-            self.tmp.unlink(missing_ok=True)
+        if exc_type is not None:
+            self.path.unlink(missing_ok=True)
 
 
 # ---------------------------------------------------------------- results file
@@ -461,11 +459,11 @@ def run_label(bundle_path: str | Path, inputs: list[str], out: str | Path, cfg, 
     options = {"topk": min(topk, len(bundle.class_names)), "segments": segments,
                "reader": cfg.data.reader}
     copies = annotated_copy_paths(videos, annotate_dir) if annotate_dir is not None else {}
-    failed = {}
+    discard_pending_copies(copies.values())          # from a run that was killed outright
+    kept = _KeptRows(results, copies)
     for item, reason in misses.items():
-        results.append(error_row(item, reason, segments))
-        failed[item] = reason
-    jobs = [(video, copies.get(str(video))) for video in todo]
+        kept.keep(error_row(item, reason, segments))
+    jobs = [(video, pending_copy(copies[str(video)]) if copies else None) for video in todo]
     if workers == "auto":
         workers = auto_workers(todo) if engine == "local" else 1
     if engine == "ray":
@@ -476,34 +474,62 @@ def run_label(bundle_path: str | Path, inputs: list[str], out: str | Path, cfg, 
         rows = _label_here(bundle, cfg, jobs, options)
     else:
         rows = _WorkerRows(bundle_path, cfg, jobs, options, workers)
-    labelled = 0
     bar = Progress(len(todo), "labelling", "video", enabled=progress)
     try:
         for row in rows:
             bar.update()
-            results.append(row)
-            if row["error"]:
-                failed[row["path"]] = row["error"]
-            else:
-                labelled += 1
+            kept.keep(row)
     except KeyboardInterrupt as exc:     # Ctrl-C, SIGTERM, SIGHUP (`signals`)
         # stops the workers now, not when the generator is collected; their finished rows stay
         for row in rows.close() or []:
-            results.append(row)
-            if row["error"]:
-                failed[row["path"]] = row["error"]
-            else:
-                labelled += 1
+            kept.keep(row)
+        discard_pending_copies(copies.values())      # finished copies whose row was not written
         bar.close()
         reason, code = ending(exc)
-        print(format_summary(labelled, len(videos) - len(todo), failed, results.path, f"label: {reason}",
-                             annotate_dir, "every row written is complete; the same command again resumes"))
+        print(format_summary(kept.labelled, len(videos) - len(todo), kept.failed, results.path,
+                             f"label: {reason}", annotate_dir,
+                             "every row written is complete; the same command again resumes"))
         return code
     bar.close()
-    print(format_summary(labelled, len(videos) - len(todo), failed, results.path, "label: done", annotate_dir,
-                         "fix or remove the failed videos; the same command again retries them" if failed
-                         else None))
-    return 1 if failed else 0
+    print(format_summary(kept.labelled, len(videos) - len(todo), kept.failed, results.path, "label: done",
+                         annotate_dir, "fix or remove the failed videos; the same command again retries them"
+                         if kept.failed else None))
+    return 1 if kept.failed else 0
+
+
+def pending_copy(target: Path) -> Path:
+    """Where a video's annotated copy is written and waits for its row: a hidden name
+    beside `target`, renamed to `target` once the row is in the results file. A stop
+    (`run_label`) or the next run removes what is left there."""
+    return target.with_name(f".{target.stem}.pending.mp4")
+
+
+def discard_pending_copies(targets: Iterable[Path]) -> None:
+    for target in targets:
+        pending_copy(target).unlink(missing_ok=True)
+
+
+class _KeptRows:
+    """Appends rows to the results file and puts each one's annotated copy in place
+    (`copies`: video path -> target), both at once: a stop signal waits until the two
+    are done, so every copy in the folder has its row. Counts the labelled and failed."""
+
+    def __init__(self, results: ResultsFile, copies: dict[str, Path]):
+        self.results, self.copies = results, copies
+        self.labelled, self.failed = 0, {}
+
+    def keep(self, row: dict) -> None:
+        target = self.copies.get(row["path"])
+        with deferred():
+            self.results.append(row)
+            if target is not None and row["error"]:
+                pending_copy(target).unlink(missing_ok=True)     # a worker that died part way
+            elif target is not None:
+                os.replace(pending_copy(target), target)
+        if row["error"]:
+            self.failed[row["path"]] = row["error"]
+        else:
+            self.labelled += 1
 
 
 def _label_here(bundle: Bundle, cfg, jobs: list[tuple[Path, Path | None]], options: dict) -> Iterator[dict]:

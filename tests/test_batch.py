@@ -6,6 +6,7 @@ import csv
 import io
 import json
 import os
+import signal
 
 import numpy as np
 import pytest
@@ -14,8 +15,10 @@ import torch
 from actionrec import cli
 from actionrec.batch import expand_inputs, label_segments
 from actionrec.bundle import load_bundle
+from actionrec.console import Progress
 from actionrec.features import make_encoder
 from actionrec.sampling import pad_indices, timeline_indices
+from actionrec.signals import Terminated
 from actionrec.streaming import Prediction
 from actionrec.synthetic import render_clip, write_video
 from actionrec.video_io import open_video
@@ -212,6 +215,29 @@ def test_annotated_copy_has_every_frame_with_the_overlay(videos, random_bundle, 
         drawn, plain = copy.get_frames([40])[0].astype(int), source.get_frames([40])[0].astype(int)
     assert np.abs(drawn[:20, :20] - plain[:20, :20]).mean() > 30              # the label panel
     assert np.abs(drawn[58:] - plain[58:]).mean() < 10                        # below it: the video
+
+
+def test_a_stop_between_a_finished_video_and_its_row_leaves_no_copy_without_a_row(
+        videos, random_bundle, tmp_path, monkeypatch):
+    annotated, out = tmp_path / "annotated", tmp_path / "l.jsonl"
+    annotated.mkdir()
+    (annotated / ".c.labelled.pending.mp4").write_bytes(b"left by a run killed outright")
+    done = []
+
+    def stop_at_the_second_video(bar, n=1):      # c.mp4 is labelled and its copy finished
+        done.append(n)
+        if len(done) == 2:
+            raise Terminated(signal.SIGTERM)
+    monkeypatch.setattr(Progress, "update", stop_at_the_second_video)
+    inputs = [videos / "a.avi", videos / "c.mp4", videos / SHORT]
+    code, summary = label(random_bundle, *inputs, "--out", out, "--annotate", annotated, "--workers", 1)
+    assert code == 143 and "labelled 1, skipped (already done) 0" in summary
+    assert [r["path"] for r in read_jsonl(out)] == [str(videos / "a.avi")]
+    assert os.listdir(annotated) == ["a.labelled.mp4"]          # c.mp4's copy went with its row
+    monkeypatch.undo()
+    code, summary = label(random_bundle, *inputs, "--out", out, "--annotate", annotated)
+    assert code == 0 and "labelled 2, skipped (already done) 1" in summary
+    assert sorted(os.listdir(annotated)) == ["a.labelled.mp4", "c.labelled.mp4", "short.labelled.mp4"]
 
 
 def test_two_workers_give_the_same_rows_as_one(folder_run, videos, random_bundle, tmp_path):

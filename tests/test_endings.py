@@ -102,8 +102,8 @@ def test_sigterm_mid_take_keeps_the_finished_takes_and_discards_the_partial_one(
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_sigterm_mid_label_keeps_whole_rows_and_no_half_annotated_copy(random_bundle, tmp_path, workers):
     rng = np.random.default_rng(2)
-    for i in range(16):
-        write_video(tmp_path / "in" / f"v{i:02d}.avi", render_clip("grow", rng, (64, 64), 40), FPS)
+    for i in range(16):     # 6.4 s each: the run is still labelling when the signal comes, even on a busy machine
+        write_video(tmp_path / "in" / f"v{i:02d}.avi", render_clip("grow", rng, (64, 64), 160), FPS)
     out, annotated = tmp_path / "labels.jsonl", tmp_path / "annotated"
     proc = cli("label", "--bundle", random_bundle, tmp_path / "in", "--out", out, "--annotate", annotated,
                "--workers", workers, "--quiet")
