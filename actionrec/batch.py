@@ -522,10 +522,11 @@ class _KeptRows:
         target = self.copies.get(row["path"])
         with deferred():
             self.results.append(row)
-            if target is not None and row["error"]:
-                pending_copy(target).unlink(missing_ok=True)     # a worker that died part way
-            elif target is not None:
-                os.replace(pending_copy(target), target)
+            if target is not None:
+                if row["error"]:     # a worker that died part way
+                    pending_copy(target).unlink(missing_ok=True)
+                else:
+                    os.replace(pending_copy(target), target)
         if row["error"]:
             self.failed[row["path"]] = row["error"]
         else:
