@@ -36,6 +36,11 @@ log = logging.getLogger(__name__)
 
 INSTALL = "pip install 'actionrec[ray]'"
 VIDEOS_PER_TASK = 8          # videos per Ray task, at most (see `ray_tasks`)
+# CPUs each decode task and each CPU encoder actor asks for. Ray Data fuses a map of
+# tasks into the actor map after it when both ask for the same resources, which would
+# run the decoding inside the few encoder actors and leave the other cores idle; the
+# encoder asking a hair less keeps the two stages apart.
+DECODE_CPUS, ENCODER_CPUS = 1.0, 0.99
 
 
 def import_ray():
@@ -164,10 +169,11 @@ def extract(source, videos: list[str], progress, address: str | None = None):
     gpus = int(ray.cluster_resources().get("GPU", 0))
     start = time.perf_counter()
     rows = (ray.data.from_items([{"video": v} for v in todo], override_num_blocks=ray_tasks(ray, len(todo)))
-            .flat_map(_decode, fn_kwargs={"extractor": decoder}, num_cpus=1, scheduling_strategy="SPREAD")
+            .flat_map(_decode, fn_kwargs={"extractor": decoder}, num_cpus=DECODE_CPUS,
+                      scheduling_strategy="SPREAD")
             .map(_Encode, fn_constructor_args=(b.name, b.pooling, b.grid, source.runtime,
                                                source.extractor.batch_size),
-                 compute=ray.data.ActorPoolStrategy(size=gpus or encoder_actors(ray)), num_cpus=1,
+                 compute=ray.data.ActorPoolStrategy(size=gpus or encoder_actors(ray)), num_cpus=ENCODER_CPUS,
                  num_gpus=1 if gpus else 0, scheduling_strategy="SPREAD"))
     parts: dict[str, dict[int, np.ndarray]] = {}
     for row in rows.iter_rows():
