@@ -49,8 +49,9 @@ class BackboneConfig:
 @dataclass
 class MotionConfig:
     stream: str = "flow"        # none | flow: DIS optical flow per grid cell beside the CNN features
-    size: int = 128             # flow is computed on a size x size grey copy of the backbone input
+    size: int = 128             # flow is computed on a size x size copy of the backbone input
     preset: str = "medium"      # DIS preset: ultrafast | fast | medium
+    colour: bool = False        # flow on the copy's Lab planes too (hue edges), not on grey alone
     pose: str = "auto"          # off | on | auto: the body pose per step, read beside the flow (auto: when the training videos show people)
 
 

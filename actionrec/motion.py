@@ -7,10 +7,17 @@ concatenated channel-wise into one `(N, S, D + C)` feature array and cached by t
 same key rules.
 
 The flow of step `n` is OpenCV's DIS optical flow from the frame of timeline step
-`n - 1` to that of step `n` (at `sampling.fps`), on a grey `size x size` copy of the
-backbone's input; step 0 of a video or stream has zero flow. The frame's median flow
-(camera shake, a pan) is subtracted and kept as two global channels, so a moving
-object is seen against its background and a moving camera is still seen at all.
+`n - 1` to that of step `n` (at `sampling.fps`), on a `size x size` copy of the
+backbone's input; step 0 of a video or stream has zero flow: by default a grey copy.
+With `colour` the flow is computed on each of the copy's CIE Lab planes (lightness at
+`size`, the two colour planes at half of it) and the three are averaged per pixel, each
+weighted by its plane's local gradient energy there: an object that differs from its
+background in hue but hardly in brightness (blue on green) is invisible to a grey
+image's flow, not to the colour planes' (measured in `docs/accuracy.md`: it gains on
+generated shapes, loses a little on real camera pans, and costs 9% of extraction speed).
+The frame's median flow (camera shake, a pan) is subtracted and kept as two global
+channels, so a moving object is seen against its background and a moving camera is
+still seen at all.
 
 Channels per cell (flow in percent of the frame width per step):
 `dx, dy` mean residual flow; `speed` its mean magnitude; `curl` (turning) and
@@ -41,9 +48,10 @@ STREAMS = ("none", "flow")
 @dataclass(frozen=True)
 class FlowSpec:
     """What the flow features depend on (part of the cache key and the bundle)."""
-    size: int = 128          # the grey frame the flow is computed on, size x size
+    size: int = 128          # the frame the flow is computed on, size x size
     preset: str = "medium"   # DIS preset: ultrafast | fast | medium
     grid: int = 3            # cells per side: the backbone's grid (1 for global pooling)
+    colour: bool = False     # flow on the Lab planes too, fused by texture (False: on grey)
 
     def __post_init__(self):
         if self.preset not in PRESETS:
@@ -59,12 +67,16 @@ class FlowSpec:
         return asdict(self)
 
     def to_meta(self) -> dict:
-        """The bundle's `motion` entry (`from_meta` reads it back)."""
-        return {"stream": "flow", **self.to_dict()}
+        """The bundle's `motion` entry (`from_meta` reads it back). A grey flow's entry has
+        no `colour` key: it is the entry of the bundles and caches made before there was one."""
+        meta = {"stream": "flow", **self.to_dict()}
+        if not self.colour:
+            del meta["colour"]
+        return meta
 
     @classmethod
     def from_meta(cls, meta: dict | None) -> "FlowSpec | None":
-        return cls(meta["size"], meta["preset"], meta["grid"]) if meta else None
+        return cls(meta["size"], meta["preset"], meta["grid"], meta.get("colour", False)) if meta else None
 
 
 class FlowEncoder:
@@ -73,25 +85,53 @@ class FlowEncoder:
     def __init__(self, spec: FlowSpec):
         self.spec = spec
         self.dis = cv2.DISOpticalFlow_create(PRESETS[spec.preset])
+        self.dis_half = cv2.DISOpticalFlow_create(PRESETS[spec.preset]) if spec.colour else None
         self._pool: np.ndarray | None = None
 
-    def grey(self, frame: np.ndarray) -> np.ndarray:
-        """`(H, W, 3)` uint8 RGB -> `(size, size)` uint8."""
-        g = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY)
-        if g.shape != (self.spec.size, self.spec.size):
-            g = cv2.resize(g, (self.spec.size, self.spec.size), interpolation=cv2.INTER_AREA)
-        return g
+    def planes(self, frame: np.ndarray) -> list[tuple[np.ndarray, np.ndarray | None]]:
+        """`(H, W, 3)` uint8 RGB -> the uint8 images the flow is computed on, each with its
+        texture weight (`texture`; None for a lone grey plane): grey at `size x size`, or
+        Lab's lightness at `size` and its two colour planes at half of it (colour varies
+        more slowly than light, and video stores it at half resolution too)."""
+        size = (self.spec.size, self.spec.size)
+        image = np.ascontiguousarray(frame)
+        if not self.spec.colour:
+            grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+            return [(grey if grey.shape == size else cv2.resize(grey, size, interpolation=cv2.INTER_AREA), None)]
+        if image.shape[:2] != size:
+            image = cv2.resize(image, size, interpolation=cv2.INTER_AREA)
+        lab = cv2.cvtColor(image, cv2.COLOR_RGB2LAB)
+        light = np.ascontiguousarray(lab[..., 0])
+        colour = cv2.resize(lab[..., 1:], (size[0] // 2, size[1] // 2), interpolation=cv2.INTER_AREA)
+        return [(plane, texture(plane)) for plane in (light, *cv2.split(colour))]
+
+    def flow(self, before: list, now: list) -> np.ndarray:
+        """The `(size, size, 2)` flow (pixels) between two frames' `planes`: the grey plane's,
+        or the mean of the planes' flows weighted per pixel by their texture."""
+        if len(now) == 1:
+            return self.dis.calc(before[0][0], now[0][0], None)
+        size = (self.spec.size, self.spec.size)
+        total, weights = 0.0, 0.0
+        for (a, wa), (b, wb) in zip(before, now):
+            w = wa + wb
+            if a.shape == size:
+                f = self.dis.calc(a, b, None)
+            else:                                   # a half-size colour plane
+                f = 2.0 * cv2.resize(self.dis_half.calc(a, b, None), size, interpolation=cv2.INTER_LINEAR)
+                w = cv2.resize(w, size, interpolation=cv2.INTER_LINEAR)
+            total, weights = total + w[..., None] * f, weights + w[..., None]
+        return total / weights
 
     def __call__(self, frames: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
         """`(N, H, W, 3)` uint8 and the frame of the step before the first (None: a new
         video or stream) -> `(N, S, C)` float32."""
         s = self.spec
         out = np.zeros((len(frames), s.grid * s.grid, s.channels), np.float32)
-        before = None if previous is None else self.grey(previous)
+        before = None if previous is None else self.planes(previous)
         for i, frame in enumerate(frames):
-            now = self.grey(frame)
+            now = self.planes(frame)
             if before is not None:
-                out[i] = self.cells(self.dis.calc(before, now, None))
+                out[i] = self.cells(self.flow(before, now))
             before = now
         return out
 
@@ -117,6 +157,14 @@ class FlowEncoder:
         return self._pool
 
 
+def texture(plane: np.ndarray) -> np.ndarray:
+    """`(h, w)` uint8 -> `(h, w)` float32: the plane's squared gradient, smoothed (sigma 2
+    pixels), plus a floor: how well a flow computed on this plane is pinned down there."""
+    p = plane.astype(np.float32)
+    gx, gy = cv2.Sobel(p, cv2.CV_32F, 1, 0), cv2.Sobel(p, cv2.CV_32F, 0, 1)
+    return cv2.GaussianBlur(gx * gx + gy * gy, (0, 0), 2.0) + 1e-3
+
+
 def moving_region_motion(weights: np.ndarray, u: np.ndarray, v: np.ndarray, x: np.ndarray,
                          y: np.ndarray) -> np.ndarray:
     """Per cell, the motion of what moves in it: `weights` `(S, P)` (cell mask times squared
@@ -133,10 +181,11 @@ def moving_region_motion(weights: np.ndarray, u: np.ndarray, v: np.ndarray, x: n
     return np.stack([mu, mv, 100.0 * rotation, 100.0 * expansion], axis=1)
 
 
-def flow_spec(stream: str, size: int, preset: str, pooling: str, grid: int) -> FlowSpec | None:
+def flow_spec(stream: str, size: int, preset: str, pooling: str, grid: int,
+              colour: bool = False) -> FlowSpec | None:
     """The flow spec a config asks for (None for `motion.stream: none`), on the backbone's cells."""
     if stream not in STREAMS:
         raise ConfigError(f"motion.stream={stream!r} is not one of {', '.join(STREAMS)}")
     if stream == "none":
         return None
-    return FlowSpec(size, preset, grid if pooling == "grid" else 1)
+    return FlowSpec(size, preset, grid if pooling == "grid" else 1, colour)

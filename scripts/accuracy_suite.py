@@ -76,6 +76,7 @@ RECIPES = {
     "flow_fast": ["motion.preset=fast"],
     "flow160": ["motion.size=160"],
     "flow224": ["motion.size=224"],
+    "colour_flow": ["motion.colour=true"],
     "fps12": ["sampling.fps=12"],
     "fps4": ["sampling.fps=4"],
     "steps32": ["sampling.clip_steps=32"],

@@ -1,6 +1,6 @@
 """Benchmark 1: feature extraction end to end (decode, resize, normalise, backbone).
 
-    python scripts/bench_extraction.py [--videos 6 --seconds 4] [--repeats 3] [--motion flow] [--json out.json]
+    python scripts/bench_extraction.py [--videos 6 --seconds 4] [--repeats 3] [--motion flow|colour-flow|none] [--json out.json]
 
 Ours: `FeatureExtractor` (decode + resize, and the motion stream's optical flow, in a
 background thread; batched ONNX Runtime backbone; `backbone.parallel_videos` videos side
@@ -79,15 +79,17 @@ def main() -> None:
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--runtime", default="auto", choices=["auto", "torch", "onnx"])
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--motion", default="flow", choices=["flow", "none"],
-                   help="the motion stream (default: flow, as the default config)")
+    p.add_argument("--motion", default="flow", choices=["flow", "colour-flow", "none"],
+                   help="the motion stream (default: flow, as the default config; colour-flow: "
+                        "the flow on colour planes too, motion.colour true)")
     p.add_argument("--parallel-videos", default="auto",
                    help="videos extracted side by side (default: auto, as the default config)")
     p.add_argument("--json", help="also write the result here")
     args = p.parse_args()
     backbone = Backbone("mobilenet_v2", pooling="grid", grid=3)
     m = load_config().motion
-    motion = flow_spec(args.motion, m.size, m.preset, backbone.pooling, backbone.grid)
+    motion = flow_spec("none" if args.motion == "none" else "flow", m.size, m.preset, backbone.pooling,
+                       backbone.grid, m.colour or args.motion == "colour-flow")
     lanes = args.parallel_videos if args.parallel_videos == "auto" else int(args.parallel_videos)
     runs = {"ours": [], "naive": []}
     with tempfile.TemporaryDirectory() as tmp:

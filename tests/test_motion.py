@@ -76,6 +76,33 @@ def test_a_pan_is_kept_apart_from_the_motion_of_objects():
     assert np.abs(feats[:, :, C["mover_dx"]]).max() < 1.0
 
 
+def equal_brightness_slide(steps: int = 6) -> np.ndarray:
+    """A violet disc sliding right across the top-left cell of a green background of the
+    same grey level. `(steps, SIZE, SIZE, 3)` uint8 RGB."""
+    green, violet = (40, 140, 40), (200, 40, 135)       # both 98.7 in grey (ITU-R 601 weights)
+    frames = []
+    for k in range(steps):
+        frame = np.full((SIZE, SIZE, 3), green, np.uint8)
+        cv2.circle(frame, (8 + 3 * k, 16), 6, violet, -1)
+        frames.append(frame)
+    return np.stack(frames)
+
+
+def test_colour_flow_sees_an_object_that_grey_flow_cannot():
+    clip = equal_brightness_slide()
+    grey = FlowEncoder(FlowSpec(size=SIZE, grid=2))(clip, None)
+    colour = FlowEncoder(FlowSpec(size=SIZE, grid=2, colour=True))(clip, None)
+    assert np.abs(grey[1:, 0, C["mover_dx"]]).max() < 0.5              # grey sees no motion
+    assert colour[1:, 0, C["mover_dx"]].mean() > 2.5                  # 3 pixels a step: 4.7% of the width
+
+
+def test_a_grey_flow_keeps_the_bundle_and_cache_entry_it_had_before_colour_flow():
+    old = {"stream": "flow", "size": 128, "preset": "medium", "grid": 3}
+    assert not FlowSpec.from_meta(old).colour
+    assert FlowSpec().to_meta() == old                  # so existing bundles and caches stay valid
+    assert FlowSpec.from_meta(FlowSpec(colour=True).to_meta()).colour
+
+
 def test_chunks_continue_the_flow_across_their_boundary():
     clip = square_clip("slide", 8)
     whole = FlowEncoder(FlowSpec(size=SIZE, grid=2))(clip, None)
@@ -93,7 +120,7 @@ class MeanColourEncoder:
         return (mean @ self.proj).view(len(x), 4, 8).numpy()
 
 
-def motion_bundle(readout="mean", fusion="late", stream_stride=2, window=4):
+def motion_bundle(readout="mean", fusion="late", stream_stride=2, window=4, colour=False):
     torch.manual_seed(0)
     head = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, motion_dim=len(CHANNELS),
                     skip=True, readout=readout, deltas=True, fusion=fusion).eval()
@@ -103,31 +130,32 @@ def motion_bundle(readout="mean", fusion="late", stream_stride=2, window=4):
         head.set_standardization(torch.rand(8 + len(CHANNELS)), torch.rand(8 + len(CHANNELS)) + 0.5)
     meta = {"preprocess": {"resize_size": SIZE, "crop_size": SIZE, "mode": "squash",
                            "mean": [0.5] * 3, "std": [0.25] * 3},
-            "motion": {"stream": "flow", "size": SIZE, "preset": "medium", "grid": 2},
+            "motion": FlowSpec(SIZE, "medium", 2, colour).to_meta(),
             "sampling": {"fps": 5.0, "clip_steps": window, "stride": 1, "stream_stride": stream_stride},
             "class_names": ["a", "b", "c"]}
     return Bundle(None, meta, head, None)
 
 
-def offline_timeline_features(frames_on_timeline: np.ndarray) -> torch.Tensor:
+def offline_timeline_features(frames_on_timeline: np.ndarray, colour: bool = False) -> torch.Tensor:
     """What the feature cache holds for these timeline frames: `(N, 4, 8 + C)`."""
     pre = Preprocess(SIZE, SIZE, "squash", (0.5,) * 3, (0.25,) * 3)
-    extractor = FeatureExtractor(MeanColourEncoder(), pre, 5.0, motion=FlowSpec(SIZE, "medium", 2))
+    extractor = FeatureExtractor(MeanColourEncoder(), pre, 5.0, motion=FlowSpec(SIZE, "medium", 2, colour))
     resized = pre(frames_on_timeline)
     motion = FlowEncoder(extractor.motion)(resized, None)
     feats = join_streams(extractor.encode(resized), motion)
     return torch.from_numpy(feats.astype(np.float16).astype(np.float32))
 
 
-@pytest.mark.parametrize("readout, fusion", [("mean", "late"), ("last", "late"), ("mean", "early")])
-def test_streamed_steps_equal_offline_clips_with_a_motion_stream(readout, fusion):
+@pytest.mark.parametrize("readout, fusion, colour", [("mean", "late", False), ("last", "late", False),
+                                                     ("mean", "early", False), ("mean", "late", True)])
+def test_streamed_steps_equal_offline_clips_with_a_motion_stream(readout, fusion, colour):
     # source at 10 fps, timeline at 5 fps, a step every 2nd timeline step: flow is still
     # taken from the timeline step before each step, as the cache takes it
-    bundle = motion_bundle(readout, fusion)
+    bundle = motion_bundle(readout, fusion, colour=colour)
     video = np.concatenate([square_clip("slide", 20), square_clip("turn", 20)])
     rec = StreamingRecognizer(bundle, MeanColourEncoder(), smoothing=1)
     preds = [(i, p) for i, frame in enumerate(video) if (p := rec.push(frame, i / 10.0)) is not None]
-    feats = offline_timeline_features(video[::2])
+    feats = offline_timeline_features(video[::2], colour)
     checked = 0
     for i, pred in preds:
         j = i // 2                                      # this step's timeline index
