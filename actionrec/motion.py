@@ -58,6 +58,8 @@ class FlowSpec:
             raise ConfigError(f"motion.preset={self.preset!r} is not one of {', '.join(PRESETS)}")
         if self.size < 16:
             raise ConfigError(f"motion.size must be at least 16 pixels, got {self.size}")
+        if self.colour and self.size < 24:     # DIS needs 12 pixels; the colour planes are half size
+            raise ConfigError(f"motion.colour needs motion.size of at least 24 pixels, got {self.size}")
 
     @property
     def channels(self) -> int:

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from actionrec.bundle import Bundle
+from actionrec.errors import ConfigError
 from actionrec.features import FeatureExtractor, join_streams
 from actionrec.model import LSTMHead
 from actionrec.motion import CHANNELS, FlowEncoder, FlowSpec
@@ -94,6 +95,12 @@ def test_colour_flow_sees_an_object_that_grey_flow_cannot():
     colour = FlowEncoder(FlowSpec(size=SIZE, grid=2, colour=True))(clip, None)
     assert np.abs(grey[1:, 0, C["mover_dx"]]).max() < 0.5              # grey sees no motion
     assert colour[1:, 0, C["mover_dx"]].mean() > 2.5                  # 3 pixels a step: 4.7% of the width
+
+
+def test_colour_flow_on_a_frame_too_small_for_its_half_size_planes_is_refused_by_name():
+    with pytest.raises(ConfigError, match="motion.colour needs motion.size of at least 24 pixels, got 16"):
+        FlowSpec(size=16, colour=True)
+    assert FlowSpec(size=16).size == 16                 # the grey flow still runs there
 
 
 def test_a_grey_flow_keeps_the_bundle_and_cache_entry_it_had_before_colour_flow():
