@@ -88,8 +88,9 @@ def main() -> None:
     args = p.parse_args()
     backbone = Backbone("mobilenet_v2", pooling="grid", grid=3)
     m = load_config().motion
-    motion = flow_spec("none" if args.motion == "none" else "flow", m.size, m.preset, backbone.pooling,
-                       backbone.grid, m.colour or args.motion == "colour-flow")
+    stream, colour = {"flow": ("flow", m.colour), "colour-flow": ("flow", True),
+                      "none": ("none", False)}[args.motion]
+    motion = flow_spec(stream, m.size, m.preset, backbone.pooling, backbone.grid, colour)
     lanes = args.parallel_videos if args.parallel_videos == "auto" else int(args.parallel_videos)
     runs = {"ours": [], "naive": []}
     with tempfile.TemporaryDirectory() as tmp:
