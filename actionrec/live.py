@@ -64,7 +64,7 @@ from .files import write_text_atomic
 from .overlay import draw_prediction
 from . import signals
 from .signals import ending
-from .streaming import Prediction, StreamingRecognizer, build_recognizer
+from .streaming import Prediction, StreamingRecognizer, build_recognizer, step_threads
 from .video_io import OpenCVReader, check_video_file, opencv_frame_to_rgb
 
 log = logging.getLogger(__name__)
@@ -574,7 +574,8 @@ def run_live(bundle_path: str | Path, source: str, cfg, headless: bool = False,
     buffer, thread = start_capture(src, realtime)
     ended = "error"          # stays so only when the loop raises
     try:
-        ended = loop.run(buffer)
+        with step_threads(loop.recognizer):
+            ended = loop.run(buffer)
     except KeyboardInterrupt as exc:     # Ctrl-C, SIGTERM, SIGHUP (`signals`)
         ended = ending(exc)[0]
     finally:

@@ -113,6 +113,25 @@ def test_realtime_replay_drops_the_oldest_frames_when_inference_is_slow(random_b
     assert stats["timeline"][-1]["end"] == pytest.approx(SECONDS)   # still reaches the end in time
 
 
+@pytest.mark.parametrize("runtime, step_threads", [("onnx", 1), ("torch", None)])
+def test_steps_run_the_head_on_one_thread_beside_onnx_runtime(random_bundle, clip, tmp_path, monkeypatch,
+                                                              runtime, step_threads):
+    """Beside ONNX Runtime's threads, PyTorch's idle second thread made live steps wait
+    (p95 latency ~2x); a PyTorch backbone keeps its threads; the caller's count comes back."""
+    if runtime == "onnx":
+        pytest.importorskip("onnxruntime")
+    torch = pytest.importorskip("torch")
+    before = max(2, torch.get_num_threads())
+    torch.set_num_threads(before)
+    seen = []
+    push = StreamingRecognizer.push
+    monkeypatch.setattr(StreamingRecognizer, "push",
+                        lambda self, frame, ts: seen.append(torch.get_num_threads()) or push(self, frame, ts))
+    assert run_cli(random_bundle, clip[0], "--max-frames", 10, "--set", f"backbone.runtime={runtime}") == 0
+    assert seen and set(seen) == {step_threads or before}
+    assert torch.get_num_threads() == before
+
+
 def test_ctrl_c_finishes_the_video_and_stats(random_bundle, clip, tmp_path, monkeypatch):
     slow_steps(monkeypatch, 0.0, interrupt_at=6)
     out, stats_path = tmp_path / "out.mp4", tmp_path / "stats.json"
