@@ -114,22 +114,26 @@ def test_realtime_replay_drops_the_oldest_frames_when_inference_is_slow(random_b
 
 
 @pytest.mark.parametrize("runtime, step_threads", [("onnx", 1), ("torch", None)])
-def test_steps_run_the_head_on_one_thread_beside_onnx_runtime(random_bundle, clip, tmp_path, monkeypatch,
-                                                              runtime, step_threads):
+def test_steps_run_the_head_on_one_thread_beside_onnx_runtime(random_bundle, clip, monkeypatch, runtime,
+                                                              step_threads):
     """Beside ONNX Runtime's threads, PyTorch's idle second thread made live steps wait
     (p95 latency ~2x); a PyTorch backbone keeps its threads; the caller's count comes back."""
     if runtime == "onnx":
         pytest.importorskip("onnxruntime")
     torch = pytest.importorskip("torch")
-    before = max(2, torch.get_num_threads())
-    torch.set_num_threads(before)
+    original = torch.get_num_threads()
+    before = max(2, original)
     seen = []
     push = StreamingRecognizer.push
     monkeypatch.setattr(StreamingRecognizer, "push",
                         lambda self, frame, ts: seen.append(torch.get_num_threads()) or push(self, frame, ts))
-    assert run_cli(random_bundle, clip[0], "--max-frames", 10, "--set", f"backbone.runtime={runtime}") == 0
+    torch.set_num_threads(before)
+    try:
+        assert run_cli(random_bundle, clip[0], "--max-frames", 10, "--set", f"backbone.runtime={runtime}") == 0
+        assert torch.get_num_threads() == before
+    finally:
+        torch.set_num_threads(original)
     assert seen and set(seen) == {step_threads or before}
-    assert torch.get_num_threads() == before
 
 
 def test_ctrl_c_finishes_the_video_and_stats(random_bundle, clip, tmp_path, monkeypatch):
