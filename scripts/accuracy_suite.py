@@ -16,6 +16,7 @@ Sources (each a dataset folder `actionrec train` reads, with held-out groups):
                     motions (a sweep about the centre, a large growth) on cluttered, noisy,
                     shaking backgrounds without distractors (generated here when missing)
   plain_holdout     the same, `--seed 5`: never used to choose anything
+  plain_fresh       the same, `--seed 6`, made after every default was chosen: run once
   real_actions      real people, by class, whole sources held out (DATA/real_actions)
   real_workout      another split of the same recordings, 4 classes (DATA/real_workout)
   real_pan, real_zoom, real_reverse
@@ -94,11 +95,12 @@ RECIPES = {
     "dropout50": ["head.dropout=0.5", "head.input_dropout=0.3", "head.output_dropout=0.5"],
 }
 SOURCES = ("demo", "temporal_dev", "plain_dev", "real_actions", "real_workout", "real_pan", "real_zoom",
-           "real_reverse", "temporal_holdout", "plain_holdout")
+           "real_reverse", "temporal_holdout", "plain_holdout", "plain_fresh")
 # generated sources: make_temporal_set.py arguments
 GENERATED = {"temporal_dev": ["--seed", "1"], "temporal_holdout": ["--seed", "2"],
              "plain_dev": ["--seed", "4", "--size", "320x240", "--profile", "plain"],
-             "plain_holdout": ["--seed", "5", "--size", "320x240", "--profile", "plain"]}
+             "plain_holdout": ["--seed", "5", "--size", "320x240", "--profile", "plain"],
+             "plain_fresh": ["--seed", "6", "--size", "320x240", "--profile", "plain"]}
 METRICS = ("top1", "mean_class_acc", "baseline_top1", "probe_top1", "probe_mean_class_acc")
 
 
