@@ -23,6 +23,7 @@ import threading
 import time
 import warnings
 from concurrent.futures import FIRST_EXCEPTION, ThreadPoolExecutor, wait
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -262,6 +263,20 @@ def parallel_videos(setting: int | str, encoder) -> int:
     if setting == "auto":
         return min(MAX_PARALLEL_VIDEOS, torch.get_num_threads()) if isinstance(encoder, OnnxEncoder) else 1
     return int(setting)
+
+
+@contextmanager
+def one_torch_thread(when: bool = True):
+    """PyTorch on one intra-op thread for the block (`when` false: as it is), the caller's
+    count given back after. For small matrices beside other busy threads: a second OpenMP
+    worker that waits on a busy core slows every small step down."""
+    threads = torch.get_num_threads()
+    if when:
+        torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)
 
 
 @dataclass

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -32,7 +31,7 @@ import torch
 
 from .bundle import Bundle
 from .config import Config
-from .features import OnnxEncoder, join_streams, make_encoder
+from .features import OnnxEncoder, join_streams, make_encoder, one_torch_thread
 from .model import Steps, stats_from_sums
 from .motion import FlowEncoder
 from .pose import PoseEncoder
@@ -207,21 +206,14 @@ class StreamingRecognizer:
                           self.steps, not ready, latency_ms)
 
 
-@contextmanager
 def step_threads(recognizer: StreamingRecognizer):
     """One intra-op thread for PyTorch while `recognizer` streams with its backbone in ONNX
     Runtime: the head's batch-1 step is too small to share, and PyTorch's idle OpenMP
     worker then waits on the cores that ONNX Runtime's threads need (live step latency
     p95 32-42 ms -> 14-15 ms on 2 cores, `docs/performance.md`). A PyTorch backbone keeps
     its threads."""
-    threads = torch.get_num_threads()
     encoder = recognizer.encoder
-    if isinstance(encoder, OnnxEncoder) and not encoder.failed:
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+    return one_torch_thread(isinstance(encoder, OnnxEncoder) and not encoder.failed)
 
 
 def build_recognizer(bundle: Bundle, cfg: Config) -> StreamingRecognizer:

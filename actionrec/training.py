@@ -32,7 +32,7 @@ from .config import Config
 from .console import epoch_callback, interactive
 from .datasets import VideoItem
 from .errors import ConfigError
-from .features import FeatureCache
+from .features import FeatureCache, one_torch_thread
 from .model import LinearProbe, LSTMHead, MeanPoolBaseline
 from .pose import CHANNELS as POSE_CHANNELS, mirror_order
 from .sampling import eval_clips, train_clip
@@ -472,17 +472,10 @@ def clear_gain(gain: torch.Tensor) -> bool:
     return bool(gain.mean() > noise)
 
 
-@contextmanager
 def head_threads(trainer: L.Trainer):
     """One intra-op thread while a CPU trains the head: its matrices are small, and a
     second OpenMP thread that waits on a busy core makes each LSTM step ~50x slower."""
-    threads = torch.get_num_threads()
-    if type(trainer.accelerator).__name__ == "CPUAccelerator":
-        torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(threads)
+    return one_torch_thread(type(trainer.accelerator).__name__ == "CPUAccelerator")
 
 
 def class_weights(items: list[VideoItem], num_classes: int) -> list[float]:
