@@ -97,6 +97,27 @@ def test_colour_flow_sees_an_object_that_grey_flow_cannot():
     assert colour[1:, 0, C["mover_dx"]].mean() > 2.5                  # 3 pixels a step: 4.7% of the width
 
 
+def small_dark_disc(step: int, steps: int = 5) -> np.ndarray:
+    """A dark disc 5 pixels across sliding right `step` pixels a step over a blurred noise
+    background, in the top-left cell of a 128x128 frame. `(steps, 128, 128, 3)` uint8."""
+    rng = np.random.default_rng(0)
+    background = cv2.GaussianBlur(rng.integers(0, 255, (128, 128, 3), dtype=np.uint8), (0, 0), 3)
+    frames = []
+    for k in range(steps):
+        frame = background.copy()
+        cv2.circle(frame, (20 + step * k, 40), 2, (20, 20, 20), -1)
+        frames.append(frame)
+    return np.stack(frames)
+
+
+@pytest.mark.parametrize("step", [3, 5])
+def test_the_fine_preset_follows_an_object_a_few_pixels_wide(step):
+    clip = small_dark_disc(step)
+    feats = FlowEncoder(FlowSpec(size=128, preset="fine", grid=3))(clip, None)
+    pixels = feats[1:, 0, C["mover_dx"]] * 128 / 100          # percent of the width -> pixels
+    assert pixels.mean() > 0.8 * step                          # `medium`: 1.1 and 1.8 pixels
+
+
 def test_colour_flow_on_a_frame_too_small_for_its_half_size_planes_is_refused_by_name():
     with pytest.raises(ConfigError, match="motion.colour needs motion.size of at least 24 pixels, got 16"):
         FlowSpec(size=16, colour=True)
