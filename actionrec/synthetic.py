@@ -312,13 +312,15 @@ def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASS
     import torch
 
     from .bundle import save_bundle
+    from .config import MotionConfig
     from .features import motion_channels
     from .model import LSTMHead
     from .motion import FlowSpec
     from .pose import PoseSpec
     from .transforms import Preprocess
     torch.manual_seed(seed)
-    flow, body = FlowSpec(grid=3) if motion else None, PoseSpec(grid=3) if pose else None
+    flow = FlowSpec(preset=MotionConfig.preset, grid=3) if motion else None   # the default's flow
+    body = PoseSpec(grid=3) if pose else None
     extra = motion_channels(flow, body)
     head = {"in_dim": 1280, "num_classes": len(class_names), "num_cells": 9, "hidden_size": hidden_size,
             "num_layers": num_layers, "dropout": 0.0, "input_dropout": 0.0, "output_dropout": 0.0,

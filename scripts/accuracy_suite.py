@@ -75,7 +75,6 @@ RECIPES = {
     "last_step": ["head.readout=last"],
     "no_deltas": ["head.deltas=false"],
     "flow_fast": ["motion.preset=fast"],
-    "flow_fine": ["motion.preset=fine"],
     "flow_medium": ["motion.preset=medium"],
     "flow160": ["motion.size=160"],
     "flow224": ["motion.size=224"],
