@@ -43,7 +43,7 @@ CHANNELS = ("dx", "dy", "speed", "curl", "div", "mover_dx", "mover_dy", "mover_r
 # DIS settings per preset: OpenCV's own, and `fine`: `medium` that also searches the
 # full-size frame (OpenCV's presets stop at half size, where an object a few pixels
 # wide is averaged into the background), with a sparser patch grid and fewer
-# iterations there so it costs about twice `medium`, not four times.
+# iterations there so it costs 1.5-2x `medium`, not four times.
 PRESETS = {"ultrafast": (cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, {}),
            "fast": (cv2.DISOPTICAL_FLOW_PRESET_FAST, {}),
            "medium": (cv2.DISOPTICAL_FLOW_PRESET_MEDIUM, {}),
