@@ -61,6 +61,12 @@ def get_weights(name: str):
     return torchvision.models.get_weight(get_spec(name).weights)
 
 
+def pool_bands(n: int, cells: int) -> list[tuple[int, int]]:
+    """The `[lo, hi)` index range of each of `cells` bands along an axis of `n`, as
+    `adaptive_avg_pool2d` cuts it (neighbouring bands overlap when `cells` does not divide `n`)."""
+    return [((i * n) // cells, -(-((i + 1) * n) // cells)) for i in range(cells)]
+
+
 def adaptive_pool_matrix(height: int, width: int, cells: int) -> torch.Tensor:
     """`(cells * cells, height * width)` weights equal to `adaptive_avg_pool2d(., cells)`.
 
@@ -69,8 +75,7 @@ def adaptive_pool_matrix(height: int, width: int, cells: int) -> torch.Tensor:
     """
     def axis(n: int) -> np.ndarray:
         w = np.zeros((cells, n), dtype=np.float32)
-        for i in range(cells):
-            lo, hi = (i * n) // cells, -(-((i + 1) * n) // cells)
+        for i, (lo, hi) in enumerate(pool_bands(n, cells)):
             w[i, lo:hi] = 1.0 / (hi - lo)
         return w
     # built in NumPy so that tracing for export records one constant, not in-place writes

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from actionrec.backbone import pool_bands
 from actionrec.bundle import Bundle
 from actionrec.errors import ConfigError
 from actionrec.features import FeatureExtractor, join_streams
@@ -195,3 +196,48 @@ def test_streamed_steps_equal_offline_clips_with_a_motion_stream(readout, fusion
         np.testing.assert_allclose(pred.raw_probs, expected, atol=1e-5)
         checked += 1
     assert checked >= 5
+
+
+def reference_cells(flow: np.ndarray, grid: int) -> np.ndarray:
+    """The cell features straight from their definitions (module docstring), cell by cell
+    with explicit masks, in float64: what `FlowEncoder.cells` computes from band sums."""
+    f = flow.astype(np.float64) * (100.0 / flow.shape[1])
+    pan = np.median(f.reshape(-1, 2), axis=0)
+    u, v = f[..., 0] - pan[0], f[..., 1] - pan[1]
+    du_dy, du_dx = np.gradient(u)
+    dv_dy, dv_dx = np.gradient(v)
+    y, x = np.mgrid[0:flow.shape[0], 0:flow.shape[1]] * (100.0 / flow.shape[1])
+    out = []
+    for top, bottom in pool_bands(flow.shape[0], grid):
+        for left, right in pool_bands(flow.shape[1], grid):
+            cell = (slice(top, bottom), slice(left, right))
+            cu, cv, cx, cy = u[cell], v[cell], x[cell], y[cell]
+            w = (cu * cu + cv * cv) / cu.size
+            total = w.sum() + 1e-6
+            mx, my, mu, mv = ((w * a).sum() / total for a in (cx, cy, cu, cv))
+            dx, dy, du, dv = cx - mx, cy - my, cu - mu, cv - mv
+            spread = (w * (dx * dx + dy * dy)).sum() + 1e-6
+            out.append([cu.mean(), cv.mean(), np.sqrt(cu * cu + cv * cv).mean(),
+                        (dv_dx - du_dy)[cell].mean(), (du_dx + dv_dy)[cell].mean(), mu, mv,
+                        100 * (w * (dx * dv - dy * du)).sum() / spread,
+                        100 * (w * (dx * du + dy * dv)).sum() / spread, *pan])
+    return np.array(out)
+
+
+@pytest.mark.parametrize("grid", [1, 3, 4])
+def test_cell_features_match_their_definitions(grid):
+    """A pan, a turning blob and a growing one, on a frame that the grid does not divide."""
+    h, w = 90, 128
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    flow = np.zeros((h, w, 2), np.float32) + (0.7, -0.3)                       # the pan
+    turning = np.exp(-((x - 30) ** 2 + (y - 25) ** 2) / 60)
+    flow[..., 0] += 0.4 * turning * -(y - 25)
+    flow[..., 1] += 0.4 * turning * (x - 30)
+    growing = np.exp(-((x - 95) ** 2 + (y - 60) ** 2) / 80)
+    flow += 0.3 * growing[..., None] * np.stack([x - 95, y - 60], -1)
+    flow += np.random.default_rng(0).normal(0, 0.05, flow.shape).astype(np.float32)
+    cells = FlowEncoder(FlowSpec(grid=grid)).cells(flow)
+    expected = reference_cells(flow, grid)
+    np.testing.assert_allclose(cells, expected, rtol=1e-4, atol=1e-4)
+    if grid == 3:
+        assert cells[0, C["mover_rotation"]] > 1.0 and cells[8, C["mover_expansion"]] > 1.0
