@@ -12,7 +12,8 @@ the same loop with `runtime=torch`. Prints JSON with the ratios (ours / baseline
 rates, baseline / ours for latencies: above 1 is better).
 
 Without `--bundle`, a random-head bundle is built like the tests' fixture but at the
-backbone's default 224x224 input and the default head and clip length.
+backbone's default 224x224 input, with the default head, clip length and flow stream
+(`--motion none`: the CNN alone).
 """
 
 from __future__ import annotations
@@ -42,12 +43,14 @@ def make_video(folder: Path, seconds: float) -> Path:
     return write_video(folder / "live.avi", frames, SOURCE_FPS)
 
 
-def make_bundle(folder: Path) -> Path:
-    """mobilenet_v2 grid 3x3 at its default input, a random default-sized head."""
+def make_bundle(folder: Path, motion: str) -> Path:
+    """mobilenet_v2 grid 3x3 at its default input, a random default-sized head, the flow
+    stream unless `motion` is none."""
     cfg = load_config("default")
     return random_head_bundle(folder / "random224.safetensors", class_names=cfg.demo.classes,
                               clip_steps=cfg.sampling.clip_steps, hidden_size=cfg.head.hidden_size,
-                              num_layers=cfg.head.num_layers, cell_dim=cfg.head.cell_dim)
+                              num_layers=cfg.head.num_layers, cell_dim=cfg.head.cell_dim,
+                              motion=motion == "flow")
 
 
 def measure(bundle: Path, video: Path, runtime: str, folder: Path) -> dict:
@@ -84,16 +87,18 @@ def main() -> None:
     p.add_argument("--bundle", help="bundle to run (default: a random-head 224x224 bundle)")
     p.add_argument("--seconds", type=float, default=20.0, help="length of the generated video")
     p.add_argument("--runtime", default="auto", choices=["auto", "torch", "onnx"])
+    p.add_argument("--motion", default=load_config("default").motion.stream, choices=["flow", "none"],
+                   help="the random-head bundle's motion stream (default: the default config's)")
     p.add_argument("--json", help="also write the result here")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         video = make_video(folder, args.seconds)
-        bundle = Path(args.bundle) if args.bundle else make_bundle(folder)
+        bundle = Path(args.bundle) if args.bundle else make_bundle(folder, args.motion)
         base = measure(bundle, video, "torch", folder)
         ours = measure(bundle, video, args.runtime, folder)
     result = {"source": f"320x240 {SOURCE_FPS:g} fps, {args.seconds:g} s, realtime replay",
-              "bundle": args.bundle or "random head, mobilenet_v2 grid3 224x224",
+              "bundle": args.bundle or f"random head, mobilenet_v2 grid3 224x224, motion {args.motion}",
               "torch_threads": torch.get_num_threads(), **ours, "baseline": base,
               "ratio": ratios(ours, base)}
     text = json.dumps(result, indent=2)
