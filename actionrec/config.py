@@ -50,7 +50,7 @@ class BackboneConfig:
 class MotionConfig:
     stream: str = "flow"        # none | flow: DIS optical flow per grid cell beside the CNN features
     size: int = 128             # flow is computed on a size x size copy of the backbone input
-    preset: str = "fine"        # DIS preset: ultrafast | fast | medium | fine (medium plus a full-size search: small objects)
+    preset: str = "fine_fast"   # DIS preset: ultrafast | fast | medium | fine | fine_fast (medium plus a full-size search: small objects)
     colour: bool = False        # flow on the copy's Lab planes too (hue edges), not on grey alone
     pose: str = "auto"          # off | on | auto: the body pose per step, read beside the flow (auto: when the training videos show people)
 
@@ -177,7 +177,7 @@ CHOICES = {
     ("backbone", "resize_mode"): ("center_crop", "squash"),
     ("backbone", "runtime"): ("auto", "torch", "onnx"),
     ("motion", "stream"): ("none", "flow"),
-    ("motion", "preset"): ("ultrafast", "fast", "medium", "fine"),
+    ("motion", "preset"): ("ultrafast", "fast", "medium", "fine", "fine_fast"),
     ("motion", "pose"): ("off", "on", "auto"),
     ("head", "readout"): ("mean", "last"),
     ("head", "fusion"): ("late", "early"),

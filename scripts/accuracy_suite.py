@@ -76,6 +76,7 @@ RECIPES = {
     "no_deltas": ["head.deltas=false"],
     "flow_fast": ["motion.preset=fast"],
     "flow_medium": ["motion.preset=medium"],
+    "flow_fine": ["motion.preset=fine"],
     "flow160": ["motion.size=160"],
     "flow224": ["motion.size=224"],
     "colour_flow": ["motion.colour=true"],

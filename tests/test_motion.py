@@ -111,10 +111,11 @@ def small_dark_disc(step: int, steps: int = 5) -> np.ndarray:
     return np.stack(frames)
 
 
+@pytest.mark.parametrize("preset", ["fine", "fine_fast"])
 @pytest.mark.parametrize("step", [3, 5])
-def test_the_fine_preset_follows_an_object_a_few_pixels_wide(step):
+def test_the_fine_presets_follow_an_object_a_few_pixels_wide(step, preset):
     clip = small_dark_disc(step)
-    feats = FlowEncoder(FlowSpec(size=128, preset="fine", grid=3))(clip, None)
+    feats = FlowEncoder(FlowSpec(size=128, preset=preset, grid=3))(clip, None)
     pixels = feats[1:, 0, C["mover_dx"]] * 128 / 100          # percent of the width -> pixels
     assert pixels.mean() > 0.8 * step                          # `medium`: 1.1 and 1.8 pixels
 
