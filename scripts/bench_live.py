@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import gc
 import json
+import sys
 import tempfile
 from pathlib import Path
 
@@ -53,12 +54,15 @@ def make_bundle(folder: Path, motion: str) -> Path:
                               motion=motion == "flow")
 
 
-def measure(bundle: Path, video: Path, runtime: str, folder: Path) -> dict:
-    """One realtime run and one unpaced run of the live loop with `runtime`."""
+def measure(bundle: Path, video: Path, runtime: str, folder: Path, side: str) -> dict:
+    """One realtime run and one unpaced run of the live loop with `runtime`; `side` names
+    them in the log (the live loop's own summaries follow each header)."""
     cfg = load_config("default", [f"backbone.runtime={runtime}", "logging.wandb=disabled"])
     result = {"runtime": runtime,
               "encoder": type(make_encoder(load_bundle(bundle).build_backbone(), runtime)).__name__}
     for realtime in (True, False):
+        print(f"== bench_live: {side}, runtime {runtime}, {'realtime replay' if realtime else 'unpaced'} ==",
+              file=sys.stderr, flush=True)
         stats_path = folder / f"{runtime}-{realtime}.json"
         code = run_live(bundle, str(video), cfg, headless=True, stats=stats_path, realtime=realtime)
         stats = json.loads(stats_path.read_text())
@@ -95,8 +99,8 @@ def main() -> None:
         folder = Path(tmp)
         video = make_video(folder, args.seconds)
         bundle = Path(args.bundle) if args.bundle else make_bundle(folder, args.motion)
-        base = measure(bundle, video, "torch", folder)
-        ours = measure(bundle, video, args.runtime, folder)
+        base = measure(bundle, video, "torch", folder, "baseline")
+        ours = measure(bundle, video, args.runtime, folder, "ours")
     result = {"source": f"320x240 {SOURCE_FPS:g} fps, {args.seconds:g} s, realtime replay",
               "bundle": args.bundle or f"random head, mobilenet_v2 grid3 224x224, motion {args.motion}",
               "torch_threads": torch.get_num_threads(), **ours, "baseline": base,
