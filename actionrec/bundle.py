@@ -1,16 +1,17 @@
 """The inference bundle: one `.safetensors` file holding everything inference needs.
 
-Tensors: the LSTM head (`head.*`, with its feature standardisation), the order-blind
-baseline (`baseline.*`) and the standardised linear probe (`probe.*`). Metadata
-(JSON under the key `actionrec`): format version, backbone name, weights id and
-pooling, the motion stream's settings, preprocessing, sampling, head
-hyperparameters, class names and a training summary. No pickle anywhere: loading a bundle cannot run code.
+Tensors: the LSTM head (`head.*`, with its feature standardisation; an ensemble's further
+heads `head1.*`, `head2.*`, ...), the order-blind baseline (`baseline.*`) and the
+standardised linear probe (`probe.*`). Metadata (JSON under the key `actionrec`): format
+version, backbone name, weights id and pooling, the motion stream's settings,
+preprocessing, sampling, head hyperparameters, the number of heads, class names and a
+training summary. No pickle anywhere: loading a bundle cannot run code.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -21,22 +22,35 @@ from .backbone import Backbone, get_spec
 from .errors import BundleError, ConfigError
 from .features import motion_channels
 from .files import atomic_path
-from .model import LinearProbe, LSTMHead, MeanPoolBaseline
+from .model import LinearProbe, LSTMHead, MeanPoolBaseline, ensemble_probs
 from .motion import FlowSpec
 from .pose import PoseSpec
 from .transforms import Preprocess
 
-FORMAT_VERSION = 3
-READABLE_VERSIONS = (1, 2, 3)   # 1: no motion stream, probe or standardisation; 2: no probe stream
+FORMAT_VERSION = 4
+READABLE_VERSIONS = (1, 2, 3, 4)   # 1: no motion stream, probe or standardisation; 2: no probe stream;
+                                   # 3: one head
 
 
 @dataclass
 class Bundle:
+    """A loaded bundle. `head` is the first (or only) head; an ensemble's further heads,
+    trained alike from other initial weights, are in `more_heads`."""
     path: Path | None
     meta: dict
     head: LSTMHead
     baseline: MeanPoolBaseline | None
     probe: LinearProbe | None = None
+    more_heads: list[LSTMHead] = field(default_factory=list)
+
+    @property
+    def heads(self) -> list[LSTMHead]:
+        return [self.head, *self.more_heads]
+
+    @torch.no_grad()
+    def clip_probs(self, features: torch.Tensor) -> torch.Tensor:
+        """`(B, T, S, D + M) -> (B, K)`: the clip's class probabilities, the mean of the heads'."""
+        return ensemble_probs([head.clip_logits(features) for head in self.heads])
 
     @property
     def class_names(self) -> list[str]:
@@ -71,17 +85,20 @@ class Bundle:
         return Backbone(b["name"], b["pooling"], b["grid"] or 3, pretrained=pretrained)
 
 
-def save_bundle(path: str | Path, head: LSTMHead, baseline: MeanPoolBaseline | None, meta: dict,
-                probe: LinearProbe | None = None) -> Path:
-    """Write the bundle atomically (temporary file, then rename)."""
+def save_bundle(path: str | Path, heads: LSTMHead | list[LSTMHead], baseline: MeanPoolBaseline | None,
+                meta: dict, probe: LinearProbe | None = None) -> Path:
+    """Write the bundle atomically (temporary file, then rename). `heads`: one head, or an
+    ensemble's heads (the first one's settings describe them all)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    heads = [heads] if isinstance(heads, LSTMHead) else list(heads)
     tensors = {}
-    for prefix, module in (("head", head), ("baseline", baseline), ("probe", probe)):
+    parts = [(head_prefix(i), head) for i, head in enumerate(heads)] + [("baseline.", baseline), ("probe.", probe)]
+    for prefix, module in parts:
         if module is not None:
-            tensors.update({f"{prefix}.{k}": v.detach().cpu().contiguous()
+            tensors.update({f"{prefix}{k}": v.detach().cpu().contiguous()
                             for k, v in module.state_dict().items()})
-    meta = {"format_version": FORMAT_VERSION, **meta}
+    meta = {"format_version": FORMAT_VERSION, **meta, "heads": len(heads)}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={"actionrec": json.dumps(meta)})
     return path
@@ -128,22 +145,31 @@ def load_bundle(path: str | Path) -> Bundle:
         raise BundleError(f"{path}: head expects {h.get('motion_dim', 0)} motion channels per cell "
                           f"({h.get('pose_dim', 0)} of them pose) but the bundle's motion and pose streams "
                           f"give {motion_dim} ({pose_dim})")
-    head = LSTMHead(**h)
+    count = meta.get("heads", 1)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise BundleError(f"{path}: 'heads' must be a whole number of at least 1, got {count!r}")
+    heads = [LSTMHead(**h) for _ in range(count)]
     if meta["format_version"] == 1:      # no standardisation then: the identity
-        tensors.update({f"head.{k}": v for k, v in head.state_dict().items()
+        tensors.update({f"head.{k}": v for k, v in heads[0].state_dict().items()
                         if k.startswith(("feature_", "fusion_"))})
-    load_part(head, tensors, "head.", path)
+    for i, head in enumerate(heads):
+        load_part(head, tensors, head_prefix(i), path)
     baseline = MeanPoolBaseline(h["in_dim"], h["num_classes"], h["num_cells"])   # backbone channels only
     probe = LinearProbe(h["in_dim"], h["num_classes"], h["num_cells"])
     baseline = load_part(baseline, tensors, "baseline.", path)
     probe = load_part(probe, tensors, "probe.", path)
-    return Bundle(path, meta, head.eval(), baseline, probe)
+    return Bundle(path, meta, heads[0].eval(), baseline, probe, [head.eval() for head in heads[1:]])
+
+
+def head_prefix(index: int) -> str:
+    """The tensor name prefix of an ensemble's head `index`: `head.`, then `head1.`, `head2.`, ..."""
+    return f"head{index or ''}."
 
 
 def load_part(module: torch.nn.Module, tensors: dict, prefix: str, path: Path):
     """`module` with the bundle's `prefix` weights, in eval mode; None if it has none."""
     state = {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
-    if not state and prefix != "head.":
+    if not state and not prefix.startswith("head"):
         return None
     try:
         module.load_state_dict(state)

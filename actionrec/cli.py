@@ -260,7 +260,9 @@ def run_train(args, cfg, progress: bool) -> int:
     if result.best_val_acc is not None:
         val = f"{result.best_val_acc:.3f} (order-blind baseline {result.baseline_val_acc:.3f})"
     print(summary_block("train: done", [
-        ("bundle", result.bundle), ("config", args.config), ("run dir", result.run_dir), ("best val top-1", val),
+        ("bundle", result.bundle), ("config", args.config), ("run dir", result.run_dir),
+        ("heads", f"{cfg.head.ensemble}, from different initial weights; their probabilities averaged"
+         if cfg.head.ensemble > 1 else None), ("best val top-1", val),
         ("test top-1", f"{test['top1']:.3f}" if test is not None else None),
         ("metrics", test["json"] if test is not None else None),
         ("skipped", f"{len(result.skipped)} unreadable video(s)" if result.skipped else None),

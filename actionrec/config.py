@@ -79,6 +79,7 @@ class HeadConfig:
     probe: bool = True          # an order-blind linear stream on the appearance cells, fused on validation
     pose_hidden_size: int | None = None  # the pose stream's LSTM width; null: hidden_size
     pose_stats: bool = True     # the pose stream also reads each joint's mean, spread and range over the clip
+    ensemble: int = 3           # heads trained from other initial weights; a clip's probabilities are their mean
 
 
 @dataclass
@@ -272,6 +273,9 @@ def validate(cfg: Config) -> None:
     width = cfg.head.pose_hidden_size
     if width is not None and (isinstance(width, bool) or not isinstance(width, int) or width < 1):
         raise ConfigError(f"head.pose_hidden_size must be null or a whole number of at least 1, got {width!r}")
+    heads = cfg.head.ensemble
+    if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1:
+        raise ConfigError(f"head.ensemble must be a whole number of heads, at least 1, got {heads!r}")
     if not isinstance(cfg.head.pose_stats, bool):
         raise ConfigError(f"head.pose_stats must be true or false, got {cfg.head.pose_stats!r}")
     if not isinstance(cfg.train.pose_mirror, bool):

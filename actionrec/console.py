@@ -87,9 +87,10 @@ class Progress:
         self.close()
 
 
-def epoch_callback():
+def epoch_callback(label: str = ""):
     """A Lightning callback that prints one line per epoch (used where no bar is drawn):
-    `epoch 8/30  train/loss 0.120  train/acc 1.000  val/loss 0.014  val/acc 1.000`."""
+    `epoch 8/30  train/loss 0.120  train/acc 1.000  val/loss 0.014  val/acc 1.000`; with a
+    `label` (an ensemble's `head 2/3`), `epoch 8/30 (head 2/3)  ...`."""
     from lightning.pytorch.callbacks import Callback
 
     class EpochLines(Callback):
@@ -97,7 +98,8 @@ def epoch_callback():
             metrics = {k: float(v) for k, v in trainer.callback_metrics.items()
                        if k.startswith(("train/", "val/")) and getattr(v, "numel", lambda: 1)() == 1}
             shown = "  ".join(f"{k} {v:.3f}" for k, v in sorted(metrics.items()))
-            print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}  {shown}".rstrip(), file=sys.stderr)
+            tag = f" ({label})" if label else ""
+            print(f"epoch {trainer.current_epoch + 1}/{trainer.max_epochs}{tag}  {shown}".rstrip(), file=sys.stderr)
 
     return EpochLines()
 

@@ -321,6 +321,13 @@ class LSTMHead(nn.Module):
         return self.fuse(self.stream_logits(features))
 
 
+def ensemble_probs(scores: list[torch.Tensor]) -> torch.Tensor:
+    """Each head's `(..., K)` class scores -> `(..., K)` probabilities: the mean of the heads'
+    softmax. Heads trained from different initial weights err on different clips; their
+    mean is steadier than any one of them (`head.ensemble`, `docs/accuracy.md`)."""
+    return torch.stack([s.softmax(-1) for s in scores]).mean(0)
+
+
 def stats_from_sums(total: torch.Tensor, squares: torch.Tensor, high: torch.Tensor, low: torch.Tensor,
                     count: int) -> torch.Tensor:
     """`(..., P)` sums, sums of squares, maxima and minima over `count` steps -> `(..., 3P)`

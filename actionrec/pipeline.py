@@ -29,7 +29,8 @@ from .features import (ExtractionReport, FeatureCache, FeatureExtractor, cache_k
 from .model import LinearProbe, MeanPoolBaseline
 from .motion import FlowSpec, flow_spec
 from .pose import PoseSpec, pose_spec
-from .training import FitResult, clip_means, fit_baseline, fit_head, fit_probe
+from .training import (FitResult, clip_means, ensemble_val_acc, fit_baseline, fit_head, fit_heads, fit_probe,
+                       member_config, member_dir)
 from .transforms import Preprocess
 
 log = logging.getLogger("actionrec")
@@ -187,20 +188,21 @@ def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = 
     head_kwargs = head_config(cfg, source.backbone, len(split.class_names), source.motion, source.pose)
     refs = train_references(cfg, source.cache, train_items, val_items, len(split.class_names),
                             source.backbone.out_dim)
-    fit = fit_head(cfg, head_kwargs, train_items, val_items, source.cache, run_dir, cfg.train.fusion_weight,
-                   refs.probe, cfg.train.probe_weight, cfg.train.pose_weight, few)
-    meta = bundle_meta(cfg, source, split, head_kwargs, fit, refs, data_root)
+    fits = fit_heads(cfg, head_kwargs, train_items, val_items, source.cache, run_dir, cfg.train.fusion_weight,
+                     refs.probe, cfg.train.probe_weight, cfg.train.pose_weight, few)
+    meta = bundle_meta(cfg, source, split, head_kwargs, fits, refs, data_root)
     meta["sampling"]["stream_stride"] = trained_step_spacing(cfg, source.cache, train_items)
-    bundle = save_bundle(out, fit.head, refs.baseline, meta, refs.probe)
+    bundle = save_bundle(out, [fit.head for fit in fits], refs.baseline, meta, refs.probe)
     test_metrics = None
     if cfg.train.evaluate_test and split.test:
         test_metrics = evaluate(bundle, data_root, cfg, json_path=run_dir / "eval" / "metrics.json",
                                 progress=progress)
         meta["training"]["test_top1"] = test_metrics["top1"]
     if cfg.train.refit_all:
-        bundle = refit_on_all(cfg, source, split, head_kwargs, fit, meta, out, run_dir, progress)
-    return TrainResult(bundle, run_dir, fit.best_val_acc, refs.baseline_val_acc, extraction_fps,
-                       fit.clips_per_second, skipped, fit.resumed_from, test_metrics)
+        bundle = refit_on_all(cfg, source, split, head_kwargs, fits, meta, out, run_dir, progress)
+    return TrainResult(bundle, run_dir, meta["training"]["val_acc"], refs.baseline_val_acc, extraction_fps,
+                       sum(f.clips_per_second for f in fits) / len(fits), skipped, fits[0].resumed_from,
+                       test_metrics)
 
 
 def split_by_recording(train_items: list[VideoItem], val_items: list[VideoItem], split: DatasetSplit,
@@ -240,25 +242,28 @@ def appearance_descriptor(features: np.ndarray) -> np.ndarray:
 
 
 def refit_on_all(cfg: Config, source: FeatureSource, split: DatasetSplit, head_kwargs: dict,
-                 fit: FitResult, meta: dict, out: str | Path, run_dir: Path, progress: bool) -> Path:
-    """Train the head again on every readable video (train, val, and test unless the dataset
-    names its test videos) for the epochs validation chose, and write the bundle with it: a
-    personal set is too small to leave takes unused. The held-out scores reported (and kept
-    in the bundle) are the first fit's."""
+                 fits: list[FitResult], meta: dict, out: str | Path, run_dir: Path, progress: bool) -> Path:
+    """Train the heads again on every readable video (train, val, and test unless the dataset
+    names its test videos) for the epochs validation chose, each with the fusion weights it
+    chose, and write the bundle with them: a personal set is too small to leave takes unused.
+    The held-out scores reported (and kept in the bundle) are the first fit's."""
     test = [] if split.explicit_test else split.test
     items, _ = source.ensure(split.train + split.val + test, "refit", progress)
-    epochs = fit.best_epochs or fit.epochs_run
-    log.info("refitting on all %d videos for %d epochs", len(items), epochs)
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="no validation videos")
-        warnings.filterwarnings("ignore", message=".*validation_step.* no `val_dataloader`")
-        # never resumed: an earlier refit in this folder ran for another run's epochs
-        refit_cfg = replace(cfg, train=replace(cfg.train, epochs=epochs, resume=False))
-        refs = train_references(cfg, source.cache, items, [], len(split.class_names), source.backbone.out_dim)
-        refit = fit_head(refit_cfg, head_kwargs, items, [], source.cache, run_dir / "refit",
-                         fit.fusion_weight, refs.probe, fit.probe_weight, fit.pose_weight)
-    meta["training"].update(refit_videos=len(items), refit_epochs=epochs, refit_on_test=bool(test))
-    return save_bundle(out, refit.head, refs.baseline, meta, refs.probe)
+    refs = train_references(cfg, source.cache, items, [], len(split.class_names), source.backbone.out_dim)
+    heads, epochs_each = [], [fit.best_epochs or fit.epochs_run for fit in fits]
+    for i, (fit, epochs) in enumerate(zip(fits, epochs_each)):
+        log.info("refitting%s on all %d videos for %d epochs", f" head {i + 1}" if len(fits) > 1 else "",
+                 len(items), epochs)
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="no validation videos")
+            warnings.filterwarnings("ignore", message=".*validation_step.* no `val_dataloader`")
+            # never resumed: an earlier refit in this folder ran for another run's epochs
+            refit_cfg = member_config(cfg, i, epochs=epochs, resume=False)
+            refit = fit_head(refit_cfg, head_kwargs, items, [], source.cache, member_dir(run_dir / "refit", i),
+                             fit.fusion_weight, refs.probe, fit.probe_weight, fit.pose_weight)
+        heads.append(refit.head)
+    meta["training"].update(refit_videos=len(items), refit_epochs=epochs_each, refit_on_test=bool(test))
+    return save_bundle(out, heads, refs.baseline, meta, refs.probe)
 
 
 def trained_step_spacing(cfg: Config, cache: FeatureCache, items: list[VideoItem]) -> int:
@@ -312,8 +317,10 @@ def train_references(cfg: Config, cache: FeatureCache, train_items, val_items, n
 
 
 def bundle_meta(cfg: Config, source: FeatureSource, split: DatasetSplit, head_kwargs: dict,
-                fit: FitResult, refs: References, data_root) -> dict:
-    b = source.backbone
+                fits: list[FitResult], refs: References, data_root) -> dict:
+    """The bundle's metadata; `training.val_acc` is the heads' together (their mean
+    probabilities), the fusion weights the first head's (`training.heads`: each head's)."""
+    b, fit = source.backbone, fits[0]
     return {
         "backbone": {"name": b.name, "weights": get_spec(b.name).weights, "pooling": b.pooling,
                      "grid": b.grid if b.pooling == "grid" else None, "out_dim": b.out_dim},
@@ -329,12 +336,17 @@ def bundle_meta(cfg: Config, source: FeatureSource, split: DatasetSplit, head_kw
                              else None),
         "data": {"root": str(data_root), "layout": split.layout, "split": split.source,
                  **{k: v for k, v in vars(cfg.data).items() if k != "reader"}},
-        "training": {"val_acc": fit.best_val_acc, "baseline_val_acc": refs.baseline_val_acc,
-                     "fusion_weight": fit.fusion_weight if fit.head.two_stream else None,
-                     "probe_weight": fit.probe_weight, "pose_weight": fit.pose_weight,
+        "training": {"val_acc": ensemble_val_acc(fits), "baseline_val_acc": refs.baseline_val_acc,
+                     **fusion_meta(fit), "heads": [{"val_acc": f.best_val_acc, **fusion_meta(f)} for f in fits],
                      "probe_val_acc": refs.probe_val_acc, "pose_stats_videos": fit.pose_stats_videos,
                      "train_videos": len(split.train), "created": datetime.now().isoformat(timespec="seconds")},
     }
+
+
+def fusion_meta(fit: FitResult) -> dict:
+    """The stream weights one head chose (or was given)."""
+    return {"fusion_weight": fit.fusion_weight if fit.head.two_stream else None,
+            "probe_weight": fit.probe_weight, "pose_weight": fit.pose_weight}
 
 
 def evaluate(bundle_path: str | Path, data_root: str | Path, cfg: Config, fold: int | None = None,
@@ -400,7 +412,7 @@ def score(bundle: Bundle, cache: FeatureCache, items: list[VideoItem]) -> dict:
     loader = torch.utils.data.DataLoader(data, batch_size=64)
     probs, labels, videos = [], [], []
     for features, label, video in loader:
-        probs.append(bundle.head.clip_logits(features).softmax(-1))
+        probs.append(bundle.clip_probs(features))
         labels.append(label)
         videos.append(video)
     probs, labels, videos = torch.cat(probs), torch.cat(labels), torch.cat(videos)

@@ -17,7 +17,9 @@ With `readout: mean`, a window's prediction is the mean of its steps' logits, su
 per staggered state; two streams are fused after that, as offline. With the pose
 statistics (`head.pose_stats`), each staggered state also keeps its window's running
 sum, sum of squares, maximum and minimum of the standardised pose, from which the
-window's statistics are read as a clip's are offline.
+window's statistics are read as a clip's are offline. An ensemble's heads keep their
+states apart (`HeadWindows`), and a window's probabilities are the mean of theirs, as
+offline.
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ import torch
 from .bundle import Bundle
 from .config import Config
 from .features import OnnxEncoder, join_streams, make_encoder, one_torch_thread
-from .model import Steps, stats_from_sums
+from .model import LSTMHead, Steps, ensemble_probs, stats_from_sums
 from .motion import FlowEncoder
 from .pose import PoseEncoder
 
@@ -89,7 +91,9 @@ class StreamingRecognizer:
 
     def __init__(self, bundle: Bundle, encoder=None, smoothing: int = 5, threshold: float = 0.5,
                  topk: int = 3):
-        self.bundle, self.head = bundle, bundle.head.eval()
+        self.bundle = bundle
+        for head in bundle.heads:
+            head.eval()
         self.preprocess = bundle.preprocess
         self.encoder = encoder or make_encoder(bundle.build_backbone())
         self.motion = FlowEncoder(bundle.motion) if bundle.motion is not None else None
@@ -103,14 +107,7 @@ class StreamingRecognizer:
 
     def reset(self) -> None:
         """Forget the stream: the next frame starts a new one."""
-        hidden = self.head.state_size
-        layers = self.head.lstm.num_layers
-        self.h = torch.zeros(layers, self.window, hidden)
-        self.c = torch.zeros(layers, self.window, hidden)
-        self.previous = None
-        self.logit_sum = torch.zeros(self.window, self.head.num_logits)
-        pose = self.head.pose_dim    # each state's window sums for the pose statistics
-        self.pose_sums = torch.zeros(4, self.window, pose)   # sum, sum of squares, max, min
+        self.windows = [HeadWindows(head, self.window) for head in self.bundle.heads]
         self.before: np.ndarray | None = None    # resized frame of the last timeline step
         self.last_features: torch.Tensor | None = None   # the last step's, for `hold`
         self.age = -np.arange(self.window)   # steps seen; state k starts k steps late
@@ -153,33 +150,66 @@ class StreamingRecognizer:
     @torch.no_grad()
     def step(self, features: torch.Tensor) -> tuple[np.ndarray, bool]:
         """Advance every staggered state by one step; the probabilities of the state that
-        has now seen a full window (or, while warming up, the oldest one)."""
+        has now seen a full window (or, while warming up, the oldest one): the mean of the
+        heads' (one head, or an ensemble's)."""
         fresh = torch.from_numpy(self.age <= 0)   # starting now, or not started yet: kept at zero
-        self.h[:, fresh] = 0
-        self.c[:, fresh] = 0
-        self.logit_sum[fresh] = 0
         self.age = self.age + 1
-        steps = self.head.project(features)       # projected once, shared by all states
-        e = steps.lstm_in.expand(self.window, 1, -1)
-        skip, probe = (None if x is None else x.expand(self.window, 1, -1)
-                       for x in (steps.skip_logits, steps.probe_logits))
-        previous = self.previous
-        if self.head.deltas:   # a state starting now sees a zero first delta
-            previous = e if previous is None else torch.where(fresh.view(-1, 1, 1), e, previous)
-        logits, (self.h, self.c, self.previous) = self.head.forward_projected(
-            Steps(e, skip, probe), (self.h, self.c, previous), return_state=True)
-        self.logit_sum += logits[:, -1]
         oldest = int(np.argmax(self.age))
         seen = int(self.age[oldest])
-        clip = self.logit_sum[oldest] / seen if self.head.readout == "mean" else logits[oldest, -1]
-        if self.head.pose_probe is not None:
-            clip = self.head.mix_pose_stats(clip, self.pose_window(features, fresh, oldest, seen))
-        clip = self.head.fuse(clip)
+        probs = ensemble_probs([w.step(features, fresh, oldest, seen) for w in self.windows])
         ready = seen >= self.window
         if ready:
             self.age[oldest] = 0          # reset before the next step
         self.steps += 1
-        return clip.softmax(-1).numpy(), bool(ready)
+        return probs.numpy(), bool(ready)
+
+    def predict(self, raw: np.ndarray, ts: float, ready: bool, latency_ms: float) -> Prediction:
+        self.recent.append(raw)
+        probs = np.mean(self.recent, axis=0)
+        order = np.argsort(probs)[::-1][:self.topk]
+        names = self.bundle.class_names
+        score = float(probs[order[0]])
+        known = ready and score >= self.threshold and names[order[0]] != self.background
+        label = names[order[0]] if known else None
+        return Prediction(ts, label, score, [(names[i], float(probs[i])) for i in order], probs, raw,
+                          self.steps, not ready, latency_ms)
+
+
+class HeadWindows:
+    """One head's `window` staggered states: the LSTM's `(h, c)`, the last step's input (for
+    deltas), each state's running sum of step logits and its pose window sums. State k
+    starts k steps after state 0; `StreamingRecognizer` keeps their ages."""
+
+    def __init__(self, head: LSTMHead, window: int):
+        self.head = head
+        layers = head.lstm.num_layers
+        self.h = torch.zeros(layers, window, head.state_size)
+        self.c = torch.zeros(layers, window, head.state_size)
+        self.previous = None
+        self.logit_sum = torch.zeros(window, head.num_logits)
+        self.pose_sums = torch.zeros(4, window, head.pose_dim)   # sum, sum of squares, max, min
+
+    def step(self, features: torch.Tensor, fresh: torch.Tensor, oldest: int, seen: int) -> torch.Tensor:
+        """Advance every state by the step `(1, 1, S, D + M)`, the `fresh` ones from zero;
+        `(K,)` class scores of the `oldest` state's window of `seen` steps."""
+        head = self.head
+        self.h[:, fresh] = 0
+        self.c[:, fresh] = 0
+        self.logit_sum[fresh] = 0
+        steps = head.project(features)       # projected once, shared by all states
+        e = steps.lstm_in.expand(len(fresh), 1, -1)
+        skip, probe = (None if x is None else x.expand(len(fresh), 1, -1)
+                       for x in (steps.skip_logits, steps.probe_logits))
+        previous = self.previous
+        if head.deltas:   # a state starting now sees a zero first delta
+            previous = e if previous is None else torch.where(fresh.view(-1, 1, 1), e, previous)
+        logits, (self.h, self.c, self.previous) = head.forward_projected(
+            Steps(e, skip, probe), (self.h, self.c, previous), return_state=True)
+        self.logit_sum += logits[:, -1]
+        clip = self.logit_sum[oldest] / seen if head.readout == "mean" else logits[oldest, -1]
+        if head.pose_probe is not None:
+            clip = head.mix_pose_stats(clip, self.pose_window(features, fresh, oldest, seen))
+        return head.fuse(clip)
 
     def pose_window(self, features: torch.Tensor, fresh: torch.Tensor, oldest: int, seen: int) -> torch.Tensor:
         """Add this step's `(1, 1, S, D + M)` standardised pose to every state's window sums;
@@ -193,17 +223,6 @@ class StreamingRecognizer:
         torch.maximum(high, pose, out=high)
         torch.minimum(low, pose, out=low)
         return stats_from_sums(total[oldest], squares[oldest], high[oldest], low[oldest], seen)
-
-    def predict(self, raw: np.ndarray, ts: float, ready: bool, latency_ms: float) -> Prediction:
-        self.recent.append(raw)
-        probs = np.mean(self.recent, axis=0)
-        order = np.argsort(probs)[::-1][:self.topk]
-        names = self.bundle.class_names
-        score = float(probs[order[0]])
-        known = ready and score >= self.threshold and names[order[0]] != self.background
-        label = names[order[0]] if known else None
-        return Prediction(ts, label, score, [(names[i], float(probs[i])) for i in order], probs, raw,
-                          self.steps, not ready, latency_ms)
 
 
 def step_threads(recognizer: StreamingRecognizer):

@@ -305,10 +305,10 @@ def _write_ucf_lists(root: Path, classes: list[str], groups: int, clips_per_grou
 def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASSES, crop_size: int = 224,
                        resize_mode: str = "center_crop", clip_steps: int = 16, hidden_size: int = 128,
                        num_layers: int = 2, cell_dim: int = 64, seed: int = 0, motion: bool = False,
-                       stream_stride: int = 1, pose: bool = False) -> Path:
+                       stream_stride: int = 1, pose: bool = False, heads: int = 1) -> Path:
     """A real bundle (pretrained MobileNetV2, 3x3 grid, with the flow stream if `motion`, the
-    pose stream if `pose`) with an untrained head: exercises every inference path (tests,
-    benchmarks) without training. Labels are arbitrary."""
+    pose stream if `pose`) with an untrained head (`heads` of them: an ensemble): exercises
+    every inference path (tests, benchmarks) without training. Labels are arbitrary."""
     import torch
 
     from .bundle import save_bundle
@@ -318,7 +318,6 @@ def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASS
     from .motion import FlowSpec
     from .pose import PoseSpec
     from .transforms import Preprocess
-    torch.manual_seed(seed)
     flow = FlowSpec(preset=MotionConfig.preset, grid=3) if motion else None   # the default's flow
     body = PoseSpec(grid=3) if pose else None
     extra = motion_channels(flow, body)
@@ -335,10 +334,14 @@ def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASS
             "sampling": {"fps": 8.0, "clip_steps": clip_steps, "train_mode": "segments", "stride": 1,
                          "eval_clips": 1, "stream_stride": stream_stride},
             "head": head, "class_names": list(class_names), "data": {}, "training": {}}
-    model = LSTMHead(**head).eval()
-    if extra:   # a skip path and standardisation that are not the identity, so both are exercised
-        with torch.no_grad():
-            model.skip.weight.normal_(std=0.05)
-            model.fusion_weight.fill_(0.3)
-            model.set_standardization(torch.full((1280 + extra,), 0.1), torch.full((1280 + extra,), 2.0))
-    return save_bundle(path, model, None, meta)
+    models = []
+    for i in range(heads):
+        torch.manual_seed(seed + i)
+        model = LSTMHead(**head).eval()
+        if extra:   # a skip path and standardisation that are not the identity, so both are exercised
+            with torch.no_grad():
+                model.skip.weight.normal_(std=0.05)
+                model.fusion_weight.fill_(0.3)
+                model.set_standardization(torch.full((1280 + extra,), 0.1), torch.full((1280 + extra,), 2.0))
+        models.append(model)
+    return save_bundle(path, models, None, meta)

@@ -18,7 +18,7 @@ import netrc
 import os
 import warnings
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import lightning as L
@@ -33,7 +33,7 @@ from .console import epoch_callback, interactive
 from .datasets import VideoItem
 from .errors import ConfigError
 from .features import FeatureCache, one_torch_thread
-from .model import LinearProbe, LSTMHead, MeanPoolBaseline
+from .model import LinearProbe, LSTMHead, MeanPoolBaseline, ensemble_probs
 from .pose import CHANNELS as POSE_CHANNELS, mirror_order
 from .sampling import eval_clips, train_clip
 
@@ -197,11 +197,18 @@ def make_loggers(cfg: Config, run_dir: Path, resuming: bool = False) -> list:
         from lightning.pytorch.loggers import WandbLogger
         os.environ.setdefault("WANDB_SILENT", "true")
         wandb_logger = WandbLogger(project=cfg.logging.project, save_dir=str(run_dir), mode=mode,
-                                   name=run_dir.name, config=cfg.to_dict())
+                                   name=wandb_run_name(run_dir), config=cfg.to_dict())
         # Lightning always passes `anonymous`, which wandb >= 0.19 warns has no effect
         wandb_logger._wandb_init.pop("anonymous", None)
         loggers.append(wandb_logger)
     return loggers
+
+
+def wandb_run_name(run_dir: Path) -> str:
+    """The run folder's name; an ensemble's further heads (`member_dir`) add theirs: `run-head1`."""
+    if run_dir.name.startswith("head") and run_dir.name[4:].isdigit():
+        return f"{run_dir.parent.name}-{run_dir.name}"
+    return run_dir.name
 
 
 def make_callbacks(run_dir: Path, validating: bool, patience: int) -> tuple[list, ModelCheckpoint | None]:
@@ -235,12 +242,49 @@ class FitResult:
     pose_weight: float | None = None     # weight of the pose stream, when the head has three
     pose_stats_videos: int | None = None  # videos the shipped pose statistics were fitted on (train + val:
                                           # `best_val_acc` was measured before, with train alone)
+    val_scores: torch.Tensor | None = None  # (M, K) fused class scores of the validation clips ...
+    val_labels: torch.Tensor | None = None  # ... and their labels (M,), from which `best_val_acc` came
+
+
+def fit_heads(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_items: list[VideoItem],
+              cache: FeatureCache, run_dir: Path, *args, **kwargs) -> list[FitResult]:
+    """`head.ensemble` heads, each trained as `fit_head` trains one, from other initial
+    weights and in another order (training seeds `train.seed + 100 * i`; the first one's
+    run folder is `run_dir`, head i's `run_dir/head<i>`). Each chooses its own fusion
+    weights on validation. One head alone is `[fit_head(...)]`."""
+    fits, count = [], cfg.head.ensemble
+    for i in range(count):
+        label = f"head {i + 1}/{count}" if count > 1 else ""
+        fits.append(fit_head(member_config(cfg, i), head_kwargs, train_items, val_items, cache,
+                             member_dir(run_dir, i), *args, **kwargs, label=label))
+    return fits
+
+
+def member_config(cfg: Config, index: int, **train) -> Config:
+    """The config an ensemble's head `index` trains with (training seed `train.seed + 100 *
+    index`, as `scripts/accuracy_suite.py --inits` seeds its runs), with `train` changes."""
+    return replace(cfg, train=replace(cfg.train, seed=cfg.train.seed + 100 * index, **train))
+
+
+def member_dir(run_dir: Path, index: int) -> Path:
+    """The run folder of an ensemble's head `index`: the run's own for the first."""
+    return run_dir / f"head{index}" if index else run_dir
+
+
+def ensemble_val_acc(fits: list[FitResult]) -> float | None:
+    """Validation clip top-1 of the heads' mean probabilities (`model.ensemble_probs`), as
+    each head's `best_val_acc` is of its own; None without validation clips."""
+    if fits[0].val_scores is None:
+        return None
+    probs = ensemble_probs([fit.val_scores for fit in fits])
+    return float((probs.argmax(-1) == fits[0].val_labels).float().mean())
 
 
 def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_items: list[VideoItem],
              cache: FeatureCache, run_dir: Path, fusion_weight: float | None = None,
              probe: LinearProbe | None = None, probe_weight: float | None = None,
-             pose_weight: float | None = None, few_recordings: list[str] | None = None) -> FitResult:
+             pose_weight: float | None = None, few_recordings: list[str] | None = None,
+             label: str = "") -> FitResult:
     """Train the head on cached features; return it with its best validation weights. Two
     streams are fused with `fusion_weight` when given (the config's, or a refit's first
     fit's), else with the weight validation prefers (`choose_fusion_weights`), else 0.5;
@@ -254,7 +298,8 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     and validation videos together: it has no epochs to choose, and on a small set every
     recording counts (`real_workout`: a class's only other recording is often the one
     validation holds). With `train.pose_mirror`, half the training clips, and a mirrored
-    copy of each clip the statistics are fitted on, show the pose in a mirror."""
+    copy of each clip the statistics are fitted on, show the pose in a mirror. `label`
+    (an ensemble's `head 2/3`) tags the per-epoch lines."""
     import time
     L.seed_everything(cfg.train.seed, workers=True, verbose=False)
     s, t = cfg.sampling, cfg.train
@@ -282,14 +327,14 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     callbacks, checkpoint = make_callbacks(run_dir, val_loader is not None, t.early_stop_patience)
     bar = cfg.logging.progress_bar and interactive()     # a pipe, a file or CI: one line per epoch
     if cfg.logging.progress_bar and not bar:
-        callbacks.append(epoch_callback())
+        callbacks.append(epoch_callback(label))
     resume = resume_checkpoint(run_dir, module) if t.resume else None
     trainer = L.Trainer(max_epochs=t.epochs, accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
                         gradient_clip_val=t.grad_clip, callbacks=callbacks,
                         logger=make_loggers(cfg, run_dir, resuming=resume is not None),
                         enable_progress_bar=bar, enable_model_summary=False,
                         default_root_dir=run_dir, log_every_n_steps=1, deterministic=False)
-    log.info("training the head: %s, %d device(s), %d train / %d val videos",
+    log.info("training the head%s: %s, %d device(s), %d train / %d val videos", f" ({label})" if label else "",
              type(trainer.accelerator).__name__.removesuffix("Accelerator"), trainer.num_devices,
              len(train_items), len(val_items))
     if resume is not None:
@@ -320,9 +365,10 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
         log.info("streams fused: appearance weight %.1f%s%s", fusion_weight,
                  f", pose weight {pose_weight:.1f}" if head.three_stream else "",
                  f", probe weight {probe_weight:.1f}" if head.probe is not None else "")
-    best = None
+    best = val_scores = None
     if val_loader is not None:
-        best = float((head.fuse(val_logits).argmax(-1) == val_labels).float().mean())
+        val_scores = head.fuse(val_logits)
+        best = float((val_scores.argmax(-1) == val_labels).float().mean())
         if head.pose_probe is not None:   # weights chosen and scored: now the statistics learn from every recording
             attach_pose_stats(head, train_items + val_items, cache, cfg, mirror is not None)
             log.info("pose statistics fitted again on %d train + %d validation videos", len(train_items),
@@ -334,7 +380,8 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
                      str(resume) if resume is not None else None, best_epochs, float(head.fusion_weight),
                      probe_weight if head.probe is not None else None,
                      pose_weight if head.three_stream else None,
-                     len(train_items) + len(val_items) if head.pose_probe is not None else None)
+                     len(train_items) + len(val_items) if head.pose_probe is not None else None,
+                     val_scores, val_labels)
 
 
 class _Interrupt(Callback):

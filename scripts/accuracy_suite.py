@@ -53,10 +53,11 @@ from actionrec.pipeline import evaluate, train
 from actionrec.synthetic import make_ucf_dataset
 
 OLD = ["motion.stream=none", "motion.pose=off", "head.probe=false", "backbone.resize_mode=center_crop", "head.readout=last",
-       "train.class_balance=false", "train.label_smoothing=0.0", "data.duplicate_similarity=1.0"]
+       "train.class_balance=false", "train.label_smoothing=0.0", "data.duplicate_similarity=1.0", "head.ensemble=1"]
 RECIPES = {
     "old": OLD,
     "default": [],
+    "single_head": ["head.ensemble=1"],
     "no_motion": ["motion.stream=none"],
     "no_pose": ["motion.pose=off"],
     "pose_no_flow": ["motion.stream=none"],

@@ -44,14 +44,14 @@ def make_video(folder: Path, seconds: float) -> Path:
     return write_video(folder / "live.avi", frames, SOURCE_FPS)
 
 
-def make_bundle(folder: Path, motion: str) -> Path:
-    """mobilenet_v2 grid 3x3 at its default input, a random default-sized head, the flow
-    stream unless `motion` is none."""
+def make_bundle(folder: Path, motion: str, heads: int | None) -> Path:
+    """mobilenet_v2 grid 3x3 at its default input, random default-sized heads (as many as
+    the default's ensemble unless `heads` is given), the flow stream unless `motion` is none."""
     cfg = load_config("default")
     return random_head_bundle(folder / "random224.safetensors", class_names=cfg.demo.classes,
                               clip_steps=cfg.sampling.clip_steps, hidden_size=cfg.head.hidden_size,
                               num_layers=cfg.head.num_layers, cell_dim=cfg.head.cell_dim,
-                              motion=motion == "flow")
+                              motion=motion == "flow", heads=heads or cfg.head.ensemble)
 
 
 def measure(bundle: Path, video: Path, runtime: str, folder: Path, side: str) -> dict:
@@ -93,16 +93,19 @@ def main() -> None:
     p.add_argument("--runtime", default="auto", choices=["auto", "torch", "onnx"])
     p.add_argument("--motion", default=load_config("default").motion.stream, choices=["flow", "none"],
                    help="the random-head bundle's motion stream (default: the default config's)")
+    p.add_argument("--heads", type=int, help="heads of the random bundle (default: the default's ensemble)")
     p.add_argument("--json", help="also write the result here")
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
         video = make_video(folder, args.seconds)
-        bundle = Path(args.bundle) if args.bundle else make_bundle(folder, args.motion)
+        bundle = Path(args.bundle) if args.bundle else make_bundle(folder, args.motion, args.heads)
+        heads = load_bundle(bundle).meta.get("heads", 1)
         base = measure(bundle, video, "torch", folder, "baseline")
         ours = measure(bundle, video, args.runtime, folder, "ours")
     result = {"source": f"320x240 {SOURCE_FPS:g} fps, {args.seconds:g} s, realtime replay",
-              "bundle": args.bundle or f"random head, mobilenet_v2 grid3 224x224, motion {args.motion}",
+              "bundle": args.bundle or f"random heads, mobilenet_v2 grid3 224x224, motion {args.motion}",
+              "heads": heads,
               "torch_threads": torch.get_num_threads(), **ours, "baseline": base,
               "ratio": ratios(ours, base)}
     text = json.dumps(result, indent=2)

@@ -35,7 +35,7 @@ def shrunk_config(tmp_path, *extra):
         "backbone.crop_size=96", "sampling.clip_steps=6", "sampling.eval_clips=2",
         "train.epochs=3", "train.early_stop_patience=3", "train.baseline_epochs=50",
         f"cache.dir={tmp_path / 'cache'}", f"logging.run_dir={tmp_path / 'runs'}",
-        "logging.wandb=disabled", "logging.progress_bar=false", *extra])
+        "logging.wandb=disabled", "logging.progress_bar=false", "head.ensemble=1", *extra])
 
 
 @pytest.fixture

@@ -48,6 +48,49 @@ def test_a_probe_stream_and_its_weight_round_trip(tmp_path):
     assert float(bundle.head.probe_weight) == pytest.approx(0.7)
 
 
+def test_an_ensemble_round_trips_and_its_probabilities_are_the_mean_of_its_heads(tmp_path):
+    meta = make_meta()
+    heads = []
+    for seed in range(3):
+        torch.manual_seed(seed)
+        heads.append(LSTMHead(**meta["head"]).eval())
+    bundle = load_bundle(save_bundle(tmp_path / "b.safetensors", heads, None, meta))
+    assert len(bundle.heads) == 3 and bundle.meta["heads"] == 3
+    x = torch.randn(2, 4, 1, 1280)
+    with torch.no_grad():
+        each = [h.clip_logits(x).softmax(-1) for h in heads]
+    for loaded, head_probs in zip(bundle.heads, each):
+        torch.testing.assert_close(loaded.clip_logits(x).softmax(-1), head_probs)
+    torch.testing.assert_close(bundle.clip_probs(x), torch.stack(each).mean(0))
+    assert not torch.allclose(each[0], each[1])      # the heads differ, so the mean is not any one of them
+
+
+def test_an_ensemble_missing_a_head_s_weights_is_refused_by_name(tmp_path):
+    meta = make_meta()
+    path = save_bundle(tmp_path / "b.safetensors", LSTMHead(**meta["head"]), None, {**meta, "heads": 1})
+    from safetensors.torch import load_file
+    tensors = load_file(str(path))
+    save_file(tensors, str(path), metadata={"actionrec": json.dumps({**meta, "format_version": 4, "heads": 2})})
+    with pytest.raises(BundleError, match=r"b\.safetensors: head1 weights do not fit"):
+        load_bundle(path)
+    save_file(tensors, str(path), metadata={"actionrec": json.dumps({**meta, "format_version": 4, "heads": 0})})
+    with pytest.raises(BundleError, match=r"b\.safetensors: 'heads' must be a whole number of at least 1, got 0"):
+        load_bundle(path)
+
+
+def test_a_one_head_bundle_of_the_previous_format_still_loads(tmp_path):
+    meta = make_meta()
+    torch.manual_seed(0)
+    head = LSTMHead(**meta["head"]).eval()
+    path = save_bundle(tmp_path / "b.safetensors", head, None, meta)
+    from safetensors.torch import load_file
+    save_file(load_file(str(path)), str(path), metadata={"actionrec": json.dumps({**meta, "format_version": 3})})
+    bundle = load_bundle(path)
+    x = torch.randn(2, 4, 1, 1280)
+    assert len(bundle.heads) == 1
+    torch.testing.assert_close(bundle.clip_probs(x), head.clip_logits(x).softmax(-1))
+
+
 def test_bundle_for_another_backbone_is_refused_by_name(tmp_path):
     meta = make_meta(in_dim=512)                      # a resnet18-sized head ...
     head = LSTMHead(**meta["head"])

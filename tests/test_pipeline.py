@@ -97,3 +97,21 @@ def test_refit_never_trains_on_a_test_split_the_dataset_names(tiny_ucf, tmp_path
     with warnings.catch_warnings():
         warnings.simplefilter("error")                  # no "not held out" warning: it is held out
         evaluate(result.bundle, root, cfg, json_path=tmp_path / "m.json", progress=False)
+
+
+def test_an_ensemble_trains_its_heads_from_other_initial_weights_and_the_first_is_the_single_head(
+        tiny_ucf, tmp_path):
+    import torch
+    one = train(tiny_ucf, shrunk_config(tmp_path, "logging.run_name=one"), tmp_path / "one.safetensors",
+                progress=False)
+    two = train(tiny_ucf, shrunk_config(tmp_path, "logging.run_name=two", "head.ensemble=2"),
+                tmp_path / "two.safetensors", progress=False)
+    single, pair = load_bundle(one.bundle), load_bundle(two.bundle)
+    assert len(single.heads) == 1 and len(pair.heads) == 2
+    assert (two.run_dir / "head1" / "checkpoints" / "last.ckpt").is_file()   # its own run folder
+    first, other = pair.heads[0].state_dict(), pair.heads[1].state_dict()
+    for name, value in single.head.state_dict().items():      # the same seed: the same head
+        torch.testing.assert_close(first[name], value)
+    assert not torch.equal(first["lstm.weight_hh_l0"], other["lstm.weight_hh_l0"])
+    assert len(pair.meta["training"]["heads"]) == 2
+    assert all(0 <= h["val_acc"] <= 1 for h in pair.meta["training"]["heads"])

@@ -20,25 +20,29 @@ class FakeEncoder:
         return (mean @ self.proj).view(len(x), self.cells, self.dim).numpy()
 
 
-def make_bundle(deltas=False, clip_steps=4, fps=5.0, stream_stride=1, probe=False, pose=False):
+def make_bundle(deltas=False, clip_steps=4, fps=5.0, stream_stride=1, probe=False, pose=False, heads=1):
     """With `pose`, the encoder's last 7 channels are read as 3 flow and 4 pose channels:
-    three streams, the pose's mixed with its window statistics."""
-    torch.manual_seed(0)
+    three streams, the pose's mixed with its window statistics. `heads` > 1: an ensemble
+    of heads with other random weights and fusion weights."""
     streams = {"motion_dim": 7, "pose_dim": 4, "pose_stats": True, "fusion": "late"} if pose else {}
-    head = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, deltas=deltas, probe=probe,
-                    readout="mean" if probe or pose else "last", **streams).eval()
-    if probe:
-        torch.nn.init.normal_(head.probe.weight)
-        head.probe_weight.fill_(0.4)
-    if pose:
-        torch.nn.init.normal_(head.pose_probe.weight)
-        head.fusion_weight.fill_(0.2)
-        head.pose_weight.fill_(0.5)
+    made = []
+    for i in range(heads):
+        torch.manual_seed(i)
+        head = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, deltas=deltas, probe=probe,
+                        readout="mean" if probe or pose else "last", **streams).eval()
+        if probe:
+            torch.nn.init.normal_(head.probe.weight)
+            head.probe_weight.fill_(0.4 - 0.1 * i)
+        if pose:
+            torch.nn.init.normal_(head.pose_probe.weight)
+            head.fusion_weight.fill_(0.2 + 0.1 * i)
+            head.pose_weight.fill_(0.5)
+        made.append(head)
     meta = {"preprocess": {"resize_size": 16, "crop_size": 16, "mode": "squash",
                            "mean": [0.5] * 3, "std": [0.25] * 3},
             "sampling": {"fps": fps, "clip_steps": clip_steps, "stride": 1, "stream_stride": stream_stride},
             "class_names": ["a", "b", "c"]}
-    return Bundle(None, meta, head, None)
+    return Bundle(None, meta, made[0], None, more_heads=made[1:])
 
 
 def frames(n, seed=0):
@@ -48,14 +52,14 @@ def frames(n, seed=0):
 def offline_window_probs(bundle, encoder, frames_):
     pre = Preprocess(16, 16, "squash", (0.5,) * 3, (0.25,) * 3)
     feats = torch.from_numpy(encoder(pre(frames_)).astype(np.float16).astype(np.float32))
-    with torch.no_grad():
-        return bundle.head.clip_logits(feats[None])[0].softmax(-1).numpy()
+    return bundle.clip_probs(feats[None])[0].numpy()
 
 
-@pytest.mark.parametrize("deltas, probe, pose", [(False, False, False), (True, False, False), (True, True, False),
-                                                 (True, False, True)])
-def test_every_streamed_step_equals_the_offline_clip_of_its_window(deltas, probe, pose):
-    bundle, enc = make_bundle(deltas, probe=probe, pose=pose), FakeEncoder(dim=15 if pose else 8)
+@pytest.mark.parametrize("deltas, probe, pose, heads", [(False, False, False, 1), (True, False, False, 1),
+                                                        (True, True, False, 1), (True, False, True, 1),
+                                                        (True, True, False, 3), (True, False, True, 2)])
+def test_every_streamed_step_equals_the_offline_clip_of_its_window(deltas, probe, pose, heads):
+    bundle, enc = make_bundle(deltas, probe=probe, pose=pose, heads=heads), FakeEncoder(dim=15 if pose else 8)
     rec = StreamingRecognizer(bundle, enc, smoothing=1)
     video = frames(30)
     for i, frame in enumerate(video):
@@ -76,7 +80,7 @@ def test_long_stream_does_not_drift():
     for i, frame in enumerate(video):
         pred = rec.push(frame, i / 5.0)
     np.testing.assert_allclose(pred.raw_probs, offline_window_probs(bundle, enc, video[-4:]), atol=1e-5)
-    assert rec.h.shape[1] == 4                           # state does not grow with the stream
+    assert rec.windows[0].h.shape[1] == 4                          # state does not grow with the stream
 
 
 def test_gate_takes_frames_at_the_trained_rate_by_timestamp():
