@@ -34,7 +34,7 @@ import torch
 from .bundle import Bundle
 from .config import Config
 from .features import OnnxEncoder, join_streams, make_encoder, one_torch_thread
-from .model import LSTMHead, Steps, ensemble_probs, stats_from_sums
+from .model import LSTMHead, ensemble_probs, stats_from_sums
 from .motion import FlowEncoder
 from .pose import PoseEncoder
 
@@ -197,14 +197,14 @@ class HeadWindows:
         self.c[:, fresh] = 0
         self.logit_sum[fresh] = 0
         steps = head.project(features)       # projected once, shared by all states
-        e = steps.lstm_in.expand(len(fresh), 1, -1)
-        skip, probe = (None if x is None else x.expand(len(fresh), 1, -1)
-                       for x in (steps.skip_logits, steps.probe_logits))
-        previous = self.previous
-        if head.deltas:   # a state starting now sees a zero first delta
-            previous = e if previous is None else torch.where(fresh.view(-1, 1, 1), e, previous)
-        logits, (self.h, self.c, self.previous) = head.forward_projected(
-            Steps(e, skip, probe), (self.h, self.c, previous), return_state=True)
+        e = steps.lstm_in[:, 0]              # (1, F)
+        rows, row_of = e, torch.zeros(len(fresh), dtype=torch.long)
+        if head.deltas:   # states that go on see the step's delta; a state starting now, zero
+            before = e if self.previous is None else self.previous
+            rows = torch.cat([torch.cat([e, e - before], dim=-1), torch.cat([e, torch.zeros_like(e)], dim=-1)])
+            row_of = fresh.long()
+            self.previous = e
+        logits, self.h, self.c = head.step_states(rows, row_of, steps, self.h, self.c)
         self.logit_sum += logits[:, -1]
         clip = self.logit_sum[oldest] / seen if head.readout == "mean" else logits[oldest, -1]
         if head.pose_probe is not None:
