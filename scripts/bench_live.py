@@ -1,6 +1,6 @@
 """Benchmark: the live loop on a 30 fps file replayed in real time, headless.
 
-    python scripts/bench_live.py [--bundle B] [--seconds 20] [--runtime auto] [--json out.json]
+    python scripts/bench_live.py [--bundle B] [--seconds 20] [--runtime auto] [--heads N] [--json out.json]
 
 A generated 320x240 30 fps video is fed to `actionrec.live.run_live` with realtime
 replay: the capture thread delivers frames at 30 fps as a camera would, and drops the
@@ -13,7 +13,7 @@ rates, baseline / ours for latencies: above 1 is better).
 
 Without `--bundle`, a random-head bundle is built like the tests' fixture but at the
 backbone's default 224x224 input, with the default head, clip length and flow stream
-(`--motion none`: the CNN alone).
+(`--motion none`: the CNN alone), and as many heads as the default's ensemble (`--heads`).
 """
 
 from __future__ import annotations
