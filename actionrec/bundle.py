@@ -98,7 +98,7 @@ def save_bundle(path: str | Path, heads: LSTMHead | list[LSTMHead], baseline: Me
         if module is not None:
             tensors.update({f"{prefix}{k}": v.detach().cpu().contiguous()
                             for k, v in module.state_dict().items()})
-    meta = {"format_version": FORMAT_VERSION, **meta, "heads": len(heads)}
+    meta = {**meta, "format_version": FORMAT_VERSION, "heads": len(heads)}
     with atomic_path(path) as tmp:
         save_file(tensors, str(tmp), metadata={"actionrec": json.dumps(meta)})
     return path
@@ -171,6 +171,9 @@ def load_part(module: torch.nn.Module, tensors: dict, prefix: str, path: Path):
     state = {k.removeprefix(prefix): v for k, v in tensors.items() if k.startswith(prefix)}
     if not state and not prefix.startswith("head"):
         return None
+    if not state:
+        raise BundleError(f"{path}: its metadata names {prefix.rstrip('.')} but the file has no "
+                          f"{prefix}* tensors")
     try:
         module.load_state_dict(state)
     except RuntimeError as exc:

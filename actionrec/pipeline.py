@@ -262,7 +262,8 @@ def refit_on_all(cfg: Config, source: FeatureSource, split: DatasetSplit, head_k
             refit = fit_head(refit_cfg, head_kwargs, items, [], source.cache, member_dir(run_dir / "refit", i),
                              fit.fusion_weight, refs.probe, fit.probe_weight, fit.pose_weight)
         heads.append(refit.head)
-    meta["training"].update(refit_videos=len(items), refit_epochs=epochs_each, refit_on_test=bool(test))
+    meta["training"].update(refit_videos=len(items), refit_epochs=epochs_each if len(fits) > 1 else epochs_each[0],
+                            refit_on_test=bool(test))
     return save_bundle(out, heads, refs.baseline, meta, refs.probe)
 
 

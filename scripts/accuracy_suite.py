@@ -31,8 +31,9 @@ features). Output: a JSON of every run and a markdown table of mean and spread
 
 A seed sets both the split (which groups go to validation) and the head's initial
 weights. On small real sets the initial weights alone move top-1 by 0.2 or more, so
-`--inits N` trains N heads per split (training seeds `seed + 100 * i`): every cell is
-then the mean and spread over seeds x inits runs.
+`--inits N` trains N heads per split (training seeds `seed + 100 * i`; with an ensemble of
+E heads, `seed + 100 * E * i`, so no two runs share a head): every cell is then the mean
+and spread over seeds x inits runs.
 """
 
 from __future__ import annotations
@@ -128,7 +129,8 @@ def prepare_source(name: str, data: Path, work: Path, smoke: bool) -> Path:
 
 def run_one(source: Path, recipe: list[str], seed: int, work: Path, base: str, init: int = 0) -> dict:
     """Train and evaluate one (source, recipe, split seed, init); the metrics that the table reads."""
-    cfg = load_config(base, [*recipe, f"train.seed={seed + 100 * init}", f"data.split_seed={seed}",
+    heads = load_config(base, recipe).head.ensemble     # an ensemble's heads take seeds +100 each: no overlap
+    cfg = load_config(base, [*recipe, f"train.seed={seed + 100 * heads * init}", f"data.split_seed={seed}",
                              f"cache.dir={work / 'cache'}", f"logging.run_dir={work / 'runs'}",
                              "logging.wandb=disabled", "logging.progress_bar=false", "logging.csv=false"])
     start = time.perf_counter()
