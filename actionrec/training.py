@@ -329,7 +329,9 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     if cfg.logging.progress_bar and not bar:
         callbacks.append(epoch_callback(label))
     resume = resume_checkpoint(run_dir, module) if t.resume else None
-    trainer = L.Trainer(max_epochs=t.epochs, accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
+    # a run that early stopping had ended stays ended (an ensemble resumed after its first heads finished)
+    epochs = (stopped_epochs(resume) if resume is not None else None) or t.epochs
+    trainer = L.Trainer(max_epochs=epochs, accelerator=t.accelerator, devices=t.devices, strategy=t.strategy,
                         gradient_clip_val=t.grad_clip, callbacks=callbacks,
                         logger=make_loggers(cfg, run_dir, resuming=resume is not None),
                         enable_progress_bar=bar, enable_model_summary=False,
@@ -577,6 +579,17 @@ def resume_checkpoint(run_dir: Path, module: HeadModule) -> Path | None:
                           f"config builds ({', '.join(differ[:3])}); set another logging.run_name, "
                           f"or train.resume=false to start over in this folder")
     return last
+
+
+def stopped_epochs(last: Path) -> int | None:
+    """The epochs a run had trained when early stopping ended it, read from its `last.ckpt`
+    (already checked by `resume_checkpoint`); None if it had not stopped. Resumed with that
+    many `max_epochs`, the run restores its best checkpoint and trains no further."""
+    ckpt = torch.load(last, map_location="cpu", weights_only=True)
+    for key, state in ckpt.get("callbacks", {}).items():
+        if key.startswith("EarlyStopping") and state.get("stopped_epoch", 0) > 0:
+            return int(ckpt["epoch"]) + 1
+    return None
 
 
 def load_best(module: HeadModule, path: str) -> int:

@@ -625,3 +625,21 @@ def test_killed_batch_labelling_resumes_with_no_partial_row(random_bundle, tmp_p
     rows = [json.loads(line) for line in text.splitlines()]          # every line parses: no half row
     paths = [r["path"] for r in rows if r["error"] is None]
     assert sorted(paths) == sorted(str(p) for p in folder.glob("*.avi"))   # each video exactly once
+
+
+@pytest.mark.slow
+def test_an_ensemble_run_resumed_after_its_heads_stopped_early_trains_them_no_further(tiny_ucf, tmp_path):
+    """Rerun with the same name (as after a kill during a later head): heads that early
+    stopping had ended are restored as they were, not trained for more epochs."""
+    cfg = shrunk_config(tmp_path, "logging.run_name=twice", "head.ensemble=2", "train.epochs=40",
+                        "train.early_stop_patience=1")
+    first = load_bundle(train(tiny_ucf, cfg, tmp_path / "a.safetensors", progress=False).bundle)
+    last = [tmp_path / "runs" / "twice" / sub / "checkpoints" / "last.ckpt" for sub in ("", "head1")]
+    epochs = [torch.load(p, weights_only=True)["epoch"] for p in last]
+    assert max(epochs) < 39                                    # early stopping ended both heads
+    again = train(tiny_ucf, cfg, tmp_path / "b.safetensors", progress=False)
+    assert again.resumed_from is not None
+    assert [torch.load(p, weights_only=True)["epoch"] for p in last] == epochs
+    for a, b in zip(first.heads, load_bundle(again.bundle).heads):
+        for name, value in a.state_dict().items():
+            torch.testing.assert_close(b.state_dict()[name], value)
