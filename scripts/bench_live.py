@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from actionrec.bundle import load_bundle
+from actionrec.bundle import load_bundle, read_meta
 from actionrec.config import load_config
 from actionrec.features import make_encoder
 from actionrec.live import run_live
@@ -100,7 +100,7 @@ def main() -> None:
         folder = Path(tmp)
         video = make_video(folder, args.seconds)
         bundle = Path(args.bundle) if args.bundle else make_bundle(folder, args.motion, args.heads)
-        heads = load_bundle(bundle).meta.get("heads", 1)
+        heads = read_meta(bundle).get("heads", 1)
         base = measure(bundle, video, "torch", folder, "baseline")
         ours = measure(bundle, video, args.runtime, folder, "ours")
     result = {"source": f"320x240 {SOURCE_FPS:g} fps, {args.seconds:g} s, realtime replay",
