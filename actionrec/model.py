@@ -13,6 +13,8 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
+from .pose import UNSEEN
+
 
 class Steps(NamedTuple):
     """A clip's steps ready for the recurrent part: LSTM input `(B, T, F')`, the skip
@@ -192,12 +194,25 @@ class LSTMHead(nn.Module):
     def set_standardization(self, mean: torch.Tensor, std: torch.Tensor) -> None:
         """Per-channel `(D + M,)` mean and std of the training features."""
         self.feature_mean.copy_(mean)
-        self.feature_std.copy_(std.clamp(min=1e-3))
+        self.feature_std.copy_(channel_scale(std))
+
+    def standardize(self, features: torch.Tensor) -> torch.Tensor:
+        """`(B, T, S, D + M)` features standardised with the training statistics. A pose
+        channel whose landmark is not seen (`pose.UNSEEN`), and every pose channel of a step
+        where no person was found (the first, `present`, is 0), reads 0, the training mean:
+        neither is a pose."""
+        x = (features.float() - self.feature_mean) / self.feature_std
+        if not self.pose_dim:
+            return x
+        start = self.in_dim + self.motion_dim - self.pose_dim
+        hidden = (features[..., start:] == UNSEEN) | (features[..., start:start + 1] == 0)
+        hidden[..., 0] = False
+        return torch.cat([x[..., :start], x[..., start:].masked_fill(hidden, 0.0)], dim=-1)
 
     def project(self, features: torch.Tensor) -> Steps:
-        """`(B, T, S, D + M)` -> `Steps`: each step's cells standardised, projected and
-        concatenated, and its skip logits."""
-        x = (features.float() - self.feature_mean) / self.feature_std
+        """`(B, T, S, D + M)` -> `Steps`: each step's cells standardised (`standardize`),
+        projected and concatenated, and its skip logits."""
+        x = self.standardize(features)
         appearance, motion = x[..., :self.in_dim], x[..., self.in_dim:]
         lstm_in = self.cell_proj(appearance).flatten(2)
         if self.motion_dim:
@@ -282,7 +297,7 @@ class LSTMHead(nn.Module):
     def standard_pose(self, features: torch.Tensor) -> torch.Tensor:
         """`(B, T, S, D + M) -> (B, T, P)`: the standardised pose channels (read from cell 0)."""
         cols = slice(self.in_dim + self.motion_dim - self.pose_dim, self.in_dim + self.motion_dim)
-        return (features[..., 0, cols].float() - self.feature_mean[cols]) / self.feature_std[cols]
+        return self.standardize(features[..., :1, :])[..., 0, cols]
 
     @staticmethod
     def pose_statistics(pose: torch.Tensor) -> torch.Tensor:
@@ -363,6 +378,14 @@ def lstm_step(lstm: nn.LSTM, rows: torch.Tensor, row_of: torch.Tensor, h: torch.
         hs.append(x)
         cs.append(cell)
     return x, torch.stack(hs), torch.stack(cs)
+
+
+def channel_scale(std: torch.Tensor, floor: float = 1e-3) -> torch.Tensor:
+    """A standardisation's per-channel divisor from the training std: a channel that did not
+    vary in training (std under `floor`, e.g. the pose's `present` when every training step
+    shows a person) keeps its own scale, 1, so that a value it never took in training (a
+    step with nobody found) moves it by its own size, not by a thousand stds."""
+    return torch.where(std < floor, torch.ones_like(std), std)
 
 
 def ensemble_probs(scores: list[torch.Tensor]) -> torch.Tensor:

@@ -22,6 +22,15 @@ the torso's direction (`torso_x` unsigned, `torso_y` signed: -1 upright, 1 upsid
 down); and 13 landmarks (nose, shoulders, elbows, wrists, hips, knees, ankles)
 relative to the hips' centre in torso lengths, `x` unsigned (a person facing left or
 right alike).
+
+A limb the camera does not see (legs below the frame's edge, an arm behind the body) is
+not guessed at: the landmark model still places it, often far off (ankles up by the bar
+of a pull-up filmed from the waist up), with a low visibility. A landmark counts as seen
+when its visibility is at least `MIN_VISIBILITY` and the joint it hangs from is seen (a
+wrist needs its elbow, an ankle its knee); the position of a landmark not seen, and each
+angle at or beside one, reads `UNSEEN`. The head reads `UNSEEN` as the training mean
+(`LSTMHead.standardize`), so a missing limb says nothing instead of something wrong.
+(Version 2 of the channels, which bundles trained before read, guesses every landmark.)
 """
 
 from __future__ import annotations
@@ -45,7 +54,10 @@ MIN_SCORE = 0.5            # detector and landmark model: a person is there
 AUTO_SHARE = 0.5           # `auto`: on when at least this share of sampled training videos show a person
 AUTO_VIDEOS = 12
 MAX_REACH = 5.0            # landmarks further from the hips than this, in torso lengths, are clipped
-FEATURES_VERSION = 2       # part of the cache key and bundles: bump when `pose_features` changes
+FEATURES_VERSION = 3       # part of the cache key and bundles: bump when `pose_features` changes
+READABLE_VERSIONS = (2, 3)  # bundles trained on these versions of the channels still load (2: no `UNSEEN`)
+MIN_VISIBILITY = 0.5       # a landmark less visible than this (or hanging from one) is not seen
+UNSEEN = -1.0e4            # a channel's value where its landmark is not seen (exact in float16)
 
 # landmark indices (BlazePose's 33)
 NOSE, L_SHOULDER, R_SHOULDER, L_ELBOW, R_ELBOW, L_WRIST, R_WRIST = 0, 11, 12, 13, 14, 15, 16
@@ -62,6 +74,9 @@ _NAMES = ("nose", "shoulder_l", "shoulder_r", "elbow_l", "elbow_r", "wrist_l", "
           "hip_l", "hip_r", "knee_l", "knee_r", "ankle_l", "ankle_r")
 CHANNELS = ("present", *(f"angle_{j}" for j in JOINTS), "torso_x", "torso_y",
             *(f"{n}_{a}" for a in "xy" for n in _NAMES))
+PARENT = {L_ELBOW: L_SHOULDER, R_ELBOW: R_SHOULDER, L_WRIST: L_ELBOW, R_WRIST: R_ELBOW,
+          L_KNEE: L_HIP, R_KNEE: R_HIP, L_ANKLE: L_KNEE, R_ANKLE: R_KNEE}   # seen only if this is
+ALWAYS_SEEN = (L_HIP, R_HIP)   # the origin: the detector found the hips' centre
 
 DETECTOR_SIZE, LANDMARK_SIZE = 224, 256
 
@@ -73,6 +88,7 @@ class PoseSpec:
     """What the pose features depend on (part of the cache key and the bundle)."""
     grid: int = 3                  # cells per side: the backbone's grid (1 for global pooling)
     model: str = "blazepose_full"
+    version: int = FEATURES_VERSION   # of the channels (`READABLE_VERSIONS`)
 
     @property
     def channels(self) -> int:
@@ -80,7 +96,7 @@ class PoseSpec:
 
     def to_meta(self) -> dict:
         """The bundle's `pose` entry (`from_meta` reads it back)."""
-        return {"model": self.model, "grid": self.grid, "channels": list(CHANNELS), "version": FEATURES_VERSION}
+        return {"model": self.model, "grid": self.grid, "channels": list(CHANNELS), "version": self.version}
 
     @classmethod
     def from_meta(cls, meta: dict | None) -> "PoseSpec | None":
@@ -88,10 +104,11 @@ class PoseSpec:
             return None
         if list(meta.get("channels", [])) != list(CHANNELS):
             raise ConfigError(f"pose channels {meta.get('channels')} are not this version's {list(CHANNELS)}")
-        if meta.get("version", FEATURES_VERSION) != FEATURES_VERSION:
-            raise ConfigError(f"pose features version {meta.get('version')} (the bundle's) is not this "
-                              f"actionrec's version {FEATURES_VERSION}: train the bundle again")
-        return cls(meta["grid"], meta["model"])
+        version = meta.get("version", FEATURES_VERSION)
+        if version not in READABLE_VERSIONS:
+            raise ConfigError(f"pose features version {version} (the bundle's) is not one this actionrec "
+                              f"reads ({', '.join(map(str, READABLE_VERSIONS))}): train the bundle again")
+        return cls(meta["grid"], meta["model"], version)
 
 
 def ssd_anchors() -> np.ndarray:
@@ -194,8 +211,9 @@ def _iou(centres: np.ndarray, sizes: np.ndarray, best: int) -> np.ndarray:
     return inter / (area + area[best] - inter + 1e-9)
 
 
-def pose_features(pose: Pose | None) -> np.ndarray:
-    """A `Pose` (or None) -> `(P,)` float32 channels (see the module docstring)."""
+def pose_features(pose: Pose | None, version: int = FEATURES_VERSION) -> np.ndarray:
+    """A `Pose` (or None) -> `(P,)` float32 channels (see the module docstring); with
+    `version` 2, every landmark as the model places it, seen or not."""
     out = np.zeros(len(CHANNELS), np.float32)
     if pose is None:
         return out
@@ -209,6 +227,28 @@ def pose_features(pose: Pose | None) -> np.ndarray:
     rel = np.clip((p[list(KEYPOINTS), :2] - hips) / length, -MAX_REACH, MAX_REACH)
     out[:] = [1.0, *angles, abs(torso[0]) / length, torso[1] / length,
               *np.abs(rel[:, 0]), *rel[:, 1]]
+    if version >= 3:
+        out[unseen_channels(seen_landmarks(pose.image[:, 3]))] = UNSEEN
+    return out
+
+
+def seen_landmarks(visibility: np.ndarray) -> set[int]:
+    """`(33,)` visibility -> the landmarks seen: visible enough, and hanging from a seen one."""
+    seen = set(ALWAYS_SEEN)
+    for i in KEYPOINTS:     # each joint comes after the one it hangs from
+        if visibility[i] >= MIN_VISIBILITY and (i not in PARENT or PARENT[i] in seen):
+            seen.add(i)
+    return seen
+
+
+def unseen_channels(seen: set[int]) -> list[int]:
+    """The channels that read a landmark not in `seen`: its position and each angle it
+    is one of the three points of."""
+    out = [i for i, name in enumerate(CHANNELS) if name.startswith("angle_")
+           and not set(JOINTS[name[len("angle_"):]]) <= seen]
+    for k, landmark in enumerate(KEYPOINTS):
+        if landmark not in seen:
+            out += [CHANNELS.index(f"{_NAMES[k]}_x"), CHANNELS.index(f"{_NAMES[k]}_y")]
     return out
 
 
@@ -250,7 +290,8 @@ class PoseEncoder:
         self.estimator = thread_estimator()
 
     def __call__(self, frames) -> np.ndarray:
-        feats = np.stack([pose_features(self.estimator(np.ascontiguousarray(f))) for f in frames])
+        feats = np.stack([pose_features(self.estimator(np.ascontiguousarray(f)), self.spec.version)
+                          for f in frames])
         return np.repeat(feats[:, None], self.spec.grid * self.spec.grid, axis=1)
 
 

@@ -33,8 +33,8 @@ from .console import epoch_callback, interactive
 from .datasets import VideoItem
 from .errors import ConfigError
 from .features import FeatureCache, one_torch_thread
-from .model import LinearProbe, LSTMHead, MeanPoolBaseline, ensemble_probs
-from .pose import CHANNELS as POSE_CHANNELS, mirror_order
+from .model import LinearProbe, LSTMHead, MeanPoolBaseline, channel_scale, ensemble_probs
+from .pose import CHANNELS as POSE_CHANNELS, UNSEEN, mirror_order
 from .sampling import eval_clips, train_clip
 
 log = logging.getLogger(__name__)
@@ -537,20 +537,25 @@ def class_weights(items: list[VideoItem], num_classes: int) -> list[float]:
 def feature_statistics(items: list[VideoItem], cache: FeatureCache,
                        mirror: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel mean and std `(C,)` over every step and cell of `items`' cached features,
-    each video weighted alike (a long video does not set the scale); with `mirror` (a `(C,)`
-    channel order, `TrainClips`), over the features and their mirror images alike, so that a
-    channel and its twin share one scale and mirroring commutes with standardising."""
-    sums, squares = None, None
+    each video weighted alike (a long video does not set the scale), over the values seen
+    (a pose channel reads `pose.UNSEEN` where its landmark is not seen); with `mirror` (a
+    `(C,)` channel order, `TrainClips`), over the features and their mirror images alike, so
+    that a channel and its twin share one scale and mirroring commutes with standardising."""
+    sums = squares = videos = 0.0
     for item in items:
         feats = np.asarray(cache.load_item(item), dtype=np.float64)
         flat = feats.reshape(-1, feats.shape[-1])
-        mean, square = flat.mean(0), (flat ** 2).mean(0)
-        sums = mean if sums is None else sums + mean
-        squares = square if squares is None else squares + square
+        seen = flat != UNSEEN
+        count = np.maximum(seen.sum(0), 1)
+        values = np.where(seen, flat, 0.0)
+        sums = sums + values.sum(0) / count
+        squares = squares + (values ** 2).sum(0) / count
+        videos = videos + seen.any(0)
     if mirror is not None:
-        sums, squares = (sums + sums[mirror]) / 2, (squares + squares[mirror]) / 2
-    mean = sums / len(items)
-    std = np.sqrt(np.maximum(squares / len(items) - mean ** 2, 0.0))
+        sums, squares, videos = ((a + a[mirror]) / 2 for a in (sums, squares, videos))
+    videos = np.maximum(videos, 1)
+    mean = sums / videos
+    std = np.sqrt(np.maximum(squares / videos - mean ** 2, 0.0))
     return torch.from_numpy(mean.astype(np.float32)), torch.from_numpy(std.astype(np.float32))
 
 
@@ -680,7 +685,7 @@ def fit_probe(features: torch.Tensor, labels: torch.Tensor, num_classes: int, we
     model = LinearProbe(features.shape[2], num_classes, features.shape[1])
     flat = features.flatten(1)
     model.mean.copy_(flat.mean(0))
-    model.std.copy_(flat.std(0, unbiased=False).clamp(min=1e-3))
+    model.std.copy_(channel_scale(flat.std(0, unbiased=False)))
     opt = torch.optim.Adam(model.parameters(), lr=1e-2)
     x = features.unsqueeze(1)
     for _ in range(epochs):

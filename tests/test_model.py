@@ -342,3 +342,41 @@ def test_half_the_training_clips_see_the_pose_in_a_mirror_and_nothing_else_moves
         mirrored += flipped
         torch.testing.assert_close(clip, original[..., order] if flipped else original)
     assert 70 < mirrored < 130
+
+
+def test_curls_are_named_when_the_person_is_lost_for_some_steps_and_the_legs_leave_the_frame():
+    """Trained on whole people found in every step; tested on clips where nobody is found in
+    every fifth step and the legs are never seen: both read as the training mean, so the
+    pose statistics still name every curl and no standardised channel runs off."""
+    from actionrec.pose import CHANNELS, UNSEEN
+    from actionrec.training import feature_statistics, fit_pose_stats, pose_clip_statistics
+    head = LSTMHead(8, 2, hidden_size=6, motion_dim=len(CHANNELS), pose_dim=len(CHANNELS), fusion="late",
+                    pose_stats=True).eval()
+    train, cache = one_armed_curl_videos(20, seed=0)
+    test, test_cache = one_armed_curl_videos(20, seed=1)
+    for features in (*cache.features.values(), *test_cache.features.values()):
+        features[..., 8] = 1.0                                     # `present`: a person in every step
+    head.set_standardization(*feature_statistics(train, cache))
+    head.attach_pose_probe(fit_pose_stats(head, train, cache, clip_steps=8, mode="segments", num_clips=3))
+    for features in test_cache.features.values():
+        features[..., [8 + i for i, name in enumerate(CHANNELS) if "knee" in name or "ankle" in name]] = UNSEEN
+        features[::5, :, 8:] = 0.0
+    stats, labels = pose_clip_statistics(head, test, test_cache, clip_steps=8, mode="segments", num_clips=3)
+    assert (head.pose_probe(stats).argmax(-1) == labels).all()
+    steps = head.standardize(torch.from_numpy(test_cache.features[test[0].path])[None])
+    assert steps.abs().max() < 10
+
+
+def test_steps_whose_legs_are_unseen_leave_the_legs_scale_to_the_steps_that_show_them():
+    from actionrec.pose import CHANNELS, UNSEEN
+    from actionrec.training import feature_statistics
+    items, cache = one_armed_curl_videos(4, seed=0)
+    knee = 8 + CHANNELS.index("knee_l_y")
+    rng = np.random.default_rng(0)
+    for features in cache.features.values():
+        features[:, :, knee] = rng.normal(0.7, 0.1, (len(features), 1))
+    seen = np.concatenate([f[:12, 0, knee] for f in cache.features.values()])
+    for features in cache.features.values():
+        features[12:, :, knee] = UNSEEN                 # the legs leave the frame half-way
+    mean, std = feature_statistics(items, cache)
+    assert abs(float(mean[knee]) - seen.mean()) < 0.02 and 0.05 < float(std[knee]) < 0.15

@@ -13,6 +13,8 @@ cv2 = pytest.importorskip("cv2")
 
 FPS = 25.0
 WRIST_Y = [CHANNELS.index("wrist_l_y"), CHANNELS.index("wrist_r_y")]
+LEGS = {*(f"angle_{joint}_{side}" for joint in ("knee", "hip") for side in "lr"),     # the hip's angle reads the knee
+        *(f"{joint}_{side}_{axis}" for joint in ("knee", "ankle") for side in "lr" for axis in "xy")}
 
 
 def draw_person(arms_up: float, size: int = 320, shift: int = 0) -> np.ndarray:
@@ -48,12 +50,27 @@ def estimator():
 
 
 def test_a_person_with_raised_arms_reads_wrists_above_the_head(estimator):
-    down, up = (pose_features(estimator(draw_person(a))) for a in (0.0, 1.0))
+    # arms a little out from the body: the cartoon's arms held against it read as hidden
+    down, up = (pose_features(estimator(draw_person(a))) for a in (0.2, 1.0))
     assert down[0] == up[0] == 1.0                            # a person is there
     assert (up[WRIST_Y] < -1.5).all()                         # wrists above the shoulders (torso lengths)
     assert (down[WRIST_Y] > -0.8).all()                       # ... beside the hips
     elbows = [CHANNELS.index("angle_elbow_l"), CHANNELS.index("angle_elbow_r")]
     assert (down[elbows] > 0.7).all() and (up[elbows] > 0.7).all()   # straight arms both times
+
+
+def test_legs_below_the_frame_s_edge_read_unseen_and_the_arms_still_read(estimator):
+    """Filmed from the waist up (a webcam at a desk, a pull-up from below the bar), the
+    landmark model still places the legs; their channels say they are not seen instead."""
+    from actionrec.pose import UNSEEN
+    whole = pose_features(estimator(draw_person(0.2)))
+    waist_up = pose_features(estimator(np.ascontiguousarray(draw_person(0.2)[:215])))
+    assert (whole != UNSEEN).all()
+    unseen = np.flatnonzero(waist_up == UNSEEN)
+    assert {CHANNELS[i] for i in unseen} == LEGS
+    assert (waist_up[WRIST_Y] > -0.8).all() and (waist_up[WRIST_Y] < 0).all()   # hands above the hips
+    guessed = pose_features(estimator(np.ascontiguousarray(draw_person(0.2)[:215])), version=2)
+    assert (guessed != UNSEEN).all()          # the channels bundles trained before read
 
 
 def test_the_pose_is_read_on_the_body_not_the_frame(estimator):
@@ -129,12 +146,13 @@ def test_a_bundle_trained_on_another_version_of_the_pose_channels_is_refused_by_
     from safetensors.torch import load_file, save_file
     from actionrec.bundle import load_bundle, read_meta
     from actionrec.errors import BundleError
-    from actionrec.pose import FEATURES_VERSION
     meta = read_meta(pose_bundle)
-    meta["pose"]["version"] = FEATURES_VERSION - 1
-    older = tmp_path / "older.safetensors"
-    save_file(load_file(str(pose_bundle)), str(older), metadata={"actionrec": json.dumps(meta)})
-    with pytest.raises(BundleError, match=f"older.safetensors: pose features version {FEATURES_VERSION - 1}"
-                                          f".*train the bundle again"):
-        load_bundle(older)
+    for version in (1, 2):
+        meta["pose"]["version"] = version
+        older = tmp_path / f"v{version}.safetensors"
+        save_file(load_file(str(pose_bundle)), str(older), metadata={"actionrec": json.dumps(meta)})
+    with pytest.raises(BundleError, match="v1.safetensors: pose features version 1 .*train the bundle again"):
+        load_bundle(tmp_path / "v1.safetensors")
+    # version 2 (every landmark guessed) still loads, and its pose is read as it was trained
+    assert load_bundle(tmp_path / "v2.safetensors").pose == PoseSpec(3, version=2)
     assert load_bundle(pose_bundle).pose == PoseSpec(3)

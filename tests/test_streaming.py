@@ -20,6 +20,18 @@ class FakeEncoder:
         return (mean @ self.proj).view(len(x), self.cells, self.dim).numpy()
 
 
+class PoseGapsEncoder(FakeEncoder):
+    """`FakeEncoder` whose last 4 channels (a pose) miss a landmark (`pose.UNSEEN`) or the
+    whole person (`present` 0) in some frames, chosen by the frame's colour."""
+    def __call__(self, x):
+        from actionrec.pose import UNSEEN
+        out = super().__call__(x)
+        shade = (np.asarray(x).mean(axis=(1, 2, 3)) * 7).astype(int)
+        out[shade % 3 == 0, :, -3] = UNSEEN
+        out[shade % 5 == 0, :, -4:] = 0.0
+        return out
+
+
 def make_bundle(deltas=False, clip_steps=4, fps=5.0, stream_stride=1, probe=False, pose=False, heads=1):
     """With `pose`, the encoder's last 7 channels are read as 3 flow and 4 pose channels:
     three streams, the pose's mixed with its window statistics. `heads` > 1: an ensemble
@@ -57,9 +69,11 @@ def offline_window_probs(bundle, encoder, frames_):
 
 @pytest.mark.parametrize("deltas, probe, pose, heads", [(False, False, False, 1), (True, False, False, 1),
                                                         (True, True, False, 1), (True, False, True, 1),
-                                                        (True, True, False, 3), (True, False, True, 2)])
+                                                        (True, True, False, 3), (True, False, True, 2),
+                                                        (True, False, "with gaps", 1)])
 def test_every_streamed_step_equals_the_offline_clip_of_its_window(deltas, probe, pose, heads):
-    bundle, enc = make_bundle(deltas, probe=probe, pose=pose, heads=heads), FakeEncoder(dim=15 if pose else 8)
+    bundle = make_bundle(deltas, probe=probe, pose=bool(pose), heads=heads)
+    enc = PoseGapsEncoder(dim=15) if pose == "with gaps" else FakeEncoder(dim=15 if pose else 8)
     rec = StreamingRecognizer(bundle, enc, smoothing=1)
     video = frames(30)
     for i, frame in enumerate(video):
