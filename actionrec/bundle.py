@@ -154,6 +154,7 @@ def load_bundle(path: str | Path) -> Bundle:
                         if k.startswith(("feature_", "fusion_"))})
     for i, head in enumerate(heads):
         load_part(head, tensors, head_prefix(i), path)
+        head.pose_gaps = pose is None or pose.version >= 3    # version 2 heads read an absent step's zeros
     baseline = MeanPoolBaseline(h["in_dim"], h["num_classes"], h["num_cells"])   # backbone channels only
     probe = LinearProbe(h["in_dim"], h["num_classes"], h["num_cells"])
     baseline = load_part(baseline, tensors, "baseline.", path)

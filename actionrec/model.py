@@ -127,6 +127,7 @@ class LSTMHead(nn.Module):
             nn.init.zeros_(self.probe.bias)
             self.register_buffer("probe_weight", torch.tensor(0.0))
         self.pose_probe = None
+        self.pose_gaps = True     # a step without a person reads as the training mean (`standardize`)
         if pose_stats and self.pose_chunk is not None:   # fitted apart (`attach_pose_probe`)
             with torch.random.fork_rng(devices=[]):
                 self.pose_probe = nn.Linear(3 * pose_dim, num_classes).requires_grad_(False)
@@ -196,16 +197,25 @@ class LSTMHead(nn.Module):
         self.feature_mean.copy_(mean)
         self.feature_std.copy_(channel_scale(std))
 
+    @property
+    def pose_start(self) -> int | None:
+        """The column of the first pose channel (`present`) in a feature vector; None
+        without a pose stream."""
+        return self.in_dim + self.motion_dim - self.pose_dim if self.pose_dim else None
+
     def standardize(self, features: torch.Tensor) -> torch.Tensor:
         """`(B, T, S, D + M)` features standardised with the training statistics. A pose
         channel whose landmark is not seen (`pose.UNSEEN`), and every pose channel of a step
         where no person was found (the first, `present`, is 0), reads 0, the training mean:
-        neither is a pose."""
+        neither is a pose. (With `pose_gaps` off, as for heads trained on the pose channels'
+        version 2, an absent step's zeros are read as they were in training.)"""
         x = (features.float() - self.feature_mean) / self.feature_std
-        if not self.pose_dim:
+        start = self.pose_start
+        if start is None:
             return x
-        start = self.in_dim + self.motion_dim - self.pose_dim
-        hidden = (features[..., start:] == UNSEEN) | (features[..., start:start + 1] == 0)
+        hidden = features[..., start:] == UNSEEN
+        if self.pose_gaps:
+            hidden |= features[..., start:start + 1] == 0
         hidden[..., 0] = False
         return torch.cat([x[..., :start], x[..., start:].masked_fill(hidden, 0.0)], dim=-1)
 

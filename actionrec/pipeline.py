@@ -178,7 +178,8 @@ def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = 
     train_items, train_report = source.ensure(split.train, "train", progress)
     val_items, val_report = source.ensure(split.val, "val", progress)
     if "val" in split.derived:
-        train_items, val_items, few = split_by_recording(train_items, val_items, split, source.cache, cfg)
+        train_items, val_items, few = split_by_recording(train_items, val_items, split, source.cache, cfg,
+                                                         source.backbone.out_dim)
     else:
         few = few_recordings(groups_per_class(train_items + val_items, split.class_names))
     skipped = {**train_report.failed, **val_report.failed}
@@ -206,14 +207,15 @@ def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = 
 
 
 def split_by_recording(train_items: list[VideoItem], val_items: list[VideoItem], split: DatasetSplit,
-                       cache: FeatureCache, cfg: Config) -> tuple[list[VideoItem], list[VideoItem], list[str]]:
+                       cache: FeatureCache, cfg: Config,
+                       channels: int) -> tuple[list[VideoItem], list[VideoItem], list[str]]:
     """Hold out validation videos by recording: videos whose names carry no group are
     grouped by the similarity of their features (`datasets.regroup_similar`), so clips cut
     from one recording never straddle train and val; the split is drawn again only when
     that joined any. Logs the groups of each class and warns about classes with fewer
     than 3 (too few to hold any out honestly); returns those classes too."""
     items = train_items + val_items
-    descriptors = np.stack([appearance_descriptor(cache.load_item(i)) for i in items])
+    descriptors = np.stack([appearance_descriptor(cache.load_item(i), channels) for i in items])
     d = cfg.data
     grouped = regroup_similar(items, descriptors, d.duplicate_similarity)
     counts = groups_per_class(grouped, split.class_names)
@@ -234,10 +236,10 @@ def few_recordings(counts: dict[str, int]) -> list[str]:
     return [name for name, n in counts.items() if n < 3]
 
 
-def appearance_descriptor(features: np.ndarray) -> np.ndarray:
-    """`(N, S, C)` cached features -> `(F,)` unit vector: the mean over steps and cells of
-    the backbone channels (motion channels, if any, left out)."""
-    mean = np.asarray(features, dtype=np.float32).mean(axis=(0, 1))
+def appearance_descriptor(features: np.ndarray, channels: int) -> np.ndarray:
+    """`(N, S, C)` cached features -> `(channels,)` unit vector: the mean over steps and
+    cells of the first `channels`, the backbone's (motion channels, if any, left out)."""
+    mean = np.asarray(features[..., :channels], dtype=np.float32).mean(axis=(0, 1))
     return mean / (np.linalg.norm(mean) + 1e-8)
 
 

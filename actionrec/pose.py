@@ -77,6 +77,10 @@ CHANNELS = ("present", *(f"angle_{j}" for j in JOINTS), "torso_x", "torso_y",
 PARENT = {L_ELBOW: L_SHOULDER, R_ELBOW: R_SHOULDER, L_WRIST: L_ELBOW, R_WRIST: R_ELBOW,
           L_KNEE: L_HIP, R_KNEE: R_HIP, L_ANKLE: L_KNEE, R_ANKLE: R_KNEE}   # seen only if this is
 ALWAYS_SEEN = (L_HIP, R_HIP)   # the origin: the detector found the hips' centre
+LANDMARK_CHANNELS = {   # the channels each landmark enters: its position, and the angles it is a point of
+    landmark: [CHANNELS.index(f"{name}_x"), CHANNELS.index(f"{name}_y"),
+               *(CHANNELS.index(f"angle_{joint}") for joint, points in JOINTS.items() if landmark in points)]
+    for landmark, name in zip(KEYPOINTS, _NAMES)}
 
 DETECTOR_SIZE, LANDMARK_SIZE = 224, 256
 
@@ -104,7 +108,7 @@ class PoseSpec:
             return None
         if list(meta.get("channels", [])) != list(CHANNELS):
             raise ConfigError(f"pose channels {meta.get('channels')} are not this version's {list(CHANNELS)}")
-        version = meta.get("version", FEATURES_VERSION)
+        version = meta.get("version", 1)      # the first version wrote none
         if version not in READABLE_VERSIONS:
             raise ConfigError(f"pose features version {version} (the bundle's) is not one this actionrec "
                               f"reads ({', '.join(map(str, READABLE_VERSIONS))}): train the bundle again")
@@ -243,13 +247,8 @@ def seen_landmarks(visibility: np.ndarray) -> set[int]:
 
 def unseen_channels(seen: set[int]) -> list[int]:
     """The channels that read a landmark not in `seen`: its position and each angle it
-    is one of the three points of."""
-    out = [i for i, name in enumerate(CHANNELS) if name.startswith("angle_")
-           and not set(JOINTS[name[len("angle_"):]]) <= seen]
-    for k, landmark in enumerate(KEYPOINTS):
-        if landmark not in seen:
-            out += [CHANNELS.index(f"{_NAMES[k]}_x"), CHANNELS.index(f"{_NAMES[k]}_y")]
-    return out
+    is one of the three points of (`LANDMARK_CHANNELS`)."""
+    return sorted({c for landmark in KEYPOINTS if landmark not in seen for c in LANDMARK_CHANNELS[landmark]})
 
 
 def mirror_order() -> np.ndarray:

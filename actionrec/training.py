@@ -205,10 +205,13 @@ def make_loggers(cfg: Config, run_dir: Path, resuming: bool = False) -> list:
 
 
 def wandb_run_name(run_dir: Path) -> str:
-    """The run folder's name; an ensemble's further heads (`member_dir`) add theirs: `run-head1`."""
-    if run_dir.name.startswith("head") and run_dir.name[4:].isdigit():
-        return f"{run_dir.parent.name}-{run_dir.name}"
-    return run_dir.name
+    """The run folder's name; the refit's folder (`refit`) and an ensemble's further heads
+    (`member_dir`) add theirs to it: `run`, `run-head1`, `run-refit`, `run-refit-head1`."""
+    parts = [run_dir.name]
+    while run_dir.name == "refit" or (run_dir.name.startswith("head") and run_dir.name[4:].isdigit()):
+        run_dir = run_dir.parent
+        parts.append(run_dir.name)
+    return "-".join(reversed(parts))
 
 
 def make_callbacks(run_dir: Path, validating: bool, patience: int) -> tuple[list, ModelCheckpoint | None]:
@@ -316,7 +319,7 @@ def fit_head(cfg: Config, head_kwargs: dict, train_items: list[VideoItem], val_i
     # mirrored pose would meet the unmirrored scene
     own_stream = module.head.pose_chunk is not None and module.head.skip is None
     mirror = pose_mirror_columns(module.head) if t.pose_mirror and own_stream else None
-    module.head.set_standardization(*feature_statistics(train_items, cache, mirror))
+    module.head.set_standardization(*feature_statistics(train_items, cache, mirror, module.head.pose_start))
     if module.head.pose_probe is not None:
         attach_pose_stats(module.head, train_items, cache, cfg, mirror is not None)
     clips = TrainClips(train_items, cache, s.clip_steps, s.train_mode, s.stride, t.clips_per_video,
@@ -534,18 +537,22 @@ def class_weights(items: list[VideoItem], num_classes: int) -> list[float]:
     return (weights * (counts > 0).sum() / weights.sum()).tolist()
 
 
-def feature_statistics(items: list[VideoItem], cache: FeatureCache,
-                       mirror: np.ndarray | None = None) -> tuple[torch.Tensor, torch.Tensor]:
+def feature_statistics(items: list[VideoItem], cache: FeatureCache, mirror: np.ndarray | None = None,
+                       pose_start: int | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Per-channel mean and std `(C,)` over every step and cell of `items`' cached features,
-    each video weighted alike (a long video does not set the scale), over the values seen
-    (a pose channel reads `pose.UNSEEN` where its landmark is not seen); with `mirror` (a
-    `(C,)` channel order, `TrainClips`), over the features and their mirror images alike, so
-    that a channel and its twin share one scale and mirroring commutes with standardising."""
+    each video weighted alike (a long video does not set the scale), over the values seen:
+    as `LSTMHead.standardize` reads them, neither a pose channel that reads `pose.UNSEEN`
+    nor the pose channels after `present` (column `pose_start`) of a step where nobody
+    was found count. With `mirror` (a `(C,)` channel order, `TrainClips`), over the
+    features and their mirror images alike, so that a channel and its twin share one
+    scale and mirroring commutes with standardising."""
     sums = squares = videos = 0.0
     for item in items:
         feats = np.asarray(cache.load_item(item), dtype=np.float64)
         flat = feats.reshape(-1, feats.shape[-1])
         seen = flat != UNSEEN
+        if pose_start is not None:
+            seen[:, pose_start + 1:] &= flat[:, pose_start:pose_start + 1] != 0
         count = np.maximum(seen.sum(0), 1)
         values = np.where(seen, flat, 0.0)
         sums = sums + values.sum(0) / count

@@ -413,3 +413,23 @@ def test_named_groups_and_other_classes_are_never_joined_by_similarity():
              VideoItem(Path("/d/b/y.mp4"), 1, "y")]
     grouped = regroup_similar(items, same, 0.9)
     assert [i.group for i in grouped] == ["g01", "~x", "~y"]
+
+
+def test_recordings_are_told_apart_by_their_scenes_whatever_the_pose_and_flow_channels_say():
+    """Two recordings of other scenes whose people hide their legs (pose channels reading
+    `pose.UNSEEN`) or move alike (flow) stay two groups: only the backbone's channels
+    describe a recording's look."""
+    from actionrec.datasets import regroup_similar
+    from actionrec.pipeline import appearance_descriptor
+    from actionrec.pose import UNSEEN
+    rng = np.random.default_rng(0)
+    scenes = rng.uniform(0, 1, (2, 32))
+    items, descriptors = [], []
+    for r, scene in enumerate(scenes):
+        motion = np.zeros((20, 4, 6), np.float32)
+        motion[r * 6:, :, 2:] = UNSEEN                  # the legs leave the frame
+        features = np.concatenate([np.broadcast_to(scene, (20, 4, 32)), motion], axis=-1)
+        items.append(VideoItem(Path(f"/d/squat/take{r}.mp4"), 0, f"take{r}"))
+        descriptors.append(appearance_descriptor(features, 32))
+    assert len(descriptors[0]) == 32
+    assert len({i.group for i in regroup_similar(items, np.stack(descriptors), 0.95)}) == 2

@@ -69,6 +69,13 @@ def test_wandb_logs_offline_without_an_account(tiny_ucf, tmp_path, monkeypatch):
     assert len(runs) == 1 and any(runs[0].rglob("*.wandb"))
 
 
+def test_wandb_names_each_head_and_refit_after_the_run_it_belongs_to(tmp_path):
+    from actionrec.training import member_dir, wandb_run_name
+    run = tmp_path / "runs" / "squats"          # the refit trains under run_dir / "refit" (`refit_on_all`)
+    names = [wandb_run_name(member_dir(folder, i)) for folder in (run, run / "refit") for i in range(2)]
+    assert names == ["squats", "squats-head1", "squats-refit", "squats-refit-head1"]
+
+
 def test_training_runs_under_ddp_with_two_cpu_processes(tiny_ucf, tmp_path):
     """The same code under Lightning's DDP (gloo backend, 2 processes on CPU)."""
     cfg = shrunk_config(tmp_path, "train.accelerator=cpu", "train.devices=2", "train.strategy=ddp_spawn",

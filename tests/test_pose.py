@@ -141,18 +141,25 @@ def test_a_torso_seen_end_on_keeps_the_channels_in_range(estimator):
     assert np.isfinite(feats).all() and np.abs(feats).max() <= 5.0
 
 
-def test_a_bundle_trained_on_another_version_of_the_pose_channels_is_refused_by_name(pose_bundle, tmp_path):
+def test_a_bundle_of_pose_channels_this_version_cannot_read_is_refused_by_name_and_version_2_still_loads(
+        pose_bundle, tmp_path):
     import json
     from safetensors.torch import load_file, save_file
     from actionrec.bundle import load_bundle, read_meta
     from actionrec.errors import BundleError
     meta = read_meta(pose_bundle)
-    for version in (1, 2):
+    for version in (None, 1, 2):          # the first version wrote no number
         meta["pose"]["version"] = version
+        if version is None:
+            del meta["pose"]["version"]
         older = tmp_path / f"v{version}.safetensors"
         save_file(load_file(str(pose_bundle)), str(older), metadata={"actionrec": json.dumps(meta)})
-    with pytest.raises(BundleError, match="v1.safetensors: pose features version 1 .*train the bundle again"):
-        load_bundle(tmp_path / "v1.safetensors")
+    for version in (None, 1):
+        with pytest.raises(BundleError, match=f"v{version}.safetensors: pose features version 1 "
+                                              f".*train the bundle again"):
+            load_bundle(tmp_path / f"v{version}.safetensors")
     # version 2 (every landmark guessed) still loads, and its pose is read as it was trained
-    assert load_bundle(tmp_path / "v2.safetensors").pose == PoseSpec(3, version=2)
-    assert load_bundle(pose_bundle).pose == PoseSpec(3)
+    older = load_bundle(tmp_path / "v2.safetensors")
+    assert older.pose == PoseSpec(3, version=2) and not older.head.pose_gaps
+    current = load_bundle(pose_bundle)
+    assert current.pose == PoseSpec(3) and current.head.pose_gaps
