@@ -29,7 +29,7 @@ class DataConfig:
     reader: str = "auto"
     single_group: str = "train"  # a class with one group (session): all to train, or split by "videos"
     background_class: str = "none"  # a class of this name means "none of these": live shows no action
-    duplicate_similarity: float = 0.95  # videos without a group in their names: feature cosine at or
+    duplicate_similarity: float = 0.9   # videos without a group in their names: feature cosine at or
                                         # above this joins them into one group (clips of one recording)
 
 
