@@ -213,10 +213,7 @@ class LSTMHead(nn.Module):
         start = self.pose_start
         if start is None:
             return x
-        hidden = features[..., start:] == UNSEEN
-        if self.pose_gaps:
-            hidden |= features[..., start:start + 1] == 0
-        hidden[..., 0] = False
+        hidden = hidden_pose(features, start, self.pose_gaps)
         return torch.cat([x[..., :start], x[..., start:].masked_fill(hidden, 0.0)], dim=-1)
 
     def project(self, features: torch.Tensor) -> Steps:
@@ -306,7 +303,7 @@ class LSTMHead(nn.Module):
 
     def standard_pose(self, features: torch.Tensor) -> torch.Tensor:
         """`(B, T, S, D + M) -> (B, T, P)`: the standardised pose channels (read from cell 0)."""
-        cols = slice(self.in_dim + self.motion_dim - self.pose_dim, self.in_dim + self.motion_dim)
+        cols = slice(self.pose_start, self.in_dim + self.motion_dim)
         return self.standardize(features[..., :1, :])[..., 0, cols]
 
     @staticmethod
@@ -388,6 +385,19 @@ def lstm_step(lstm: nn.LSTM, rows: torch.Tensor, row_of: torch.Tensor, h: torch.
         hs.append(x)
         cs.append(cell)
     return x, torch.stack(hs), torch.stack(cs)
+
+
+def hidden_pose(features, start: int, gaps: bool = True):
+    """`(..., C)` features (a tensor or a NumPy array) -> `(..., C - start)` bool: the pose
+    channels (from column `start`, `present`) that read as the training mean: those whose
+    landmark is not seen (`pose.UNSEEN`), and with `gaps` every one after `present` on a
+    step where nobody was found (`present` 0). `LSTMHead.standardize` and the training
+    statistics (`training.feature_statistics`) read the pose through it."""
+    hidden = features[..., start:] == UNSEEN
+    if gaps:
+        hidden |= features[..., start:start + 1] == 0
+    hidden[..., 0] = False
+    return hidden
 
 
 def channel_scale(std: torch.Tensor, floor: float = 1e-3) -> torch.Tensor:

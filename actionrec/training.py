@@ -33,7 +33,7 @@ from .console import epoch_callback, interactive
 from .datasets import VideoItem
 from .errors import ConfigError
 from .features import FeatureCache, one_torch_thread
-from .model import LinearProbe, LSTMHead, MeanPoolBaseline, channel_scale, ensemble_probs
+from .model import LinearProbe, LSTMHead, MeanPoolBaseline, channel_scale, ensemble_probs, hidden_pose
 from .pose import CHANNELS as POSE_CHANNELS, UNSEEN, mirror_order
 from .sampling import eval_clips, train_clip
 
@@ -82,7 +82,7 @@ def pose_mirror_columns(head: LSTMHead) -> np.ndarray:
         raise ValueError(f"the head has {head.pose_dim} pose channels; the pose features have "
                          f"{len(POSE_CHANNELS)}: cannot mirror them")
     order = np.arange(head.in_dim + head.motion_dim)
-    start = head.in_dim + head.motion_dim - head.pose_dim
+    start = head.pose_start
     order[start:] = start + mirror_order()
     return order
 
@@ -552,7 +552,7 @@ def feature_statistics(items: list[VideoItem], cache: FeatureCache, mirror: np.n
         flat = feats.reshape(-1, feats.shape[-1])
         seen = flat != UNSEEN
         if pose_start is not None:
-            seen[:, pose_start + 1:] &= flat[:, pose_start:pose_start + 1] != 0
+            seen[:, pose_start:] &= ~hidden_pose(flat, pose_start)
         count = np.maximum(seen.sum(0), 1)
         values = np.where(seen, flat, 0.0)
         sums = sums + values.sum(0) / count
