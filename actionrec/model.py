@@ -272,22 +272,6 @@ class LSTMHead(nn.Module):
             logits = torch.cat([logits, steps.probe_logits.expand(len(logits), -1, -1)], dim=-1)
         return logits
 
-    @torch.no_grad()
-    def step_states(self, rows: torch.Tensor, row_of: torch.Tensor, steps: Steps, h: torch.Tensor,
-                    c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        """One step of B states in eval mode whose LSTM inputs (deltas included) are a few
-        distinct `rows` `(R, F)`, state b reading row `row_of[b]`: `forward_projected` on one
-        step, with each LSTM's first layer projecting the R rows once instead of B times
-        (staggered streaming states all read the same step). `h`, `c`: `(layers, B,
-        state_size)`. Returns the `(B, 1, num_logits)` logits and the new `h`, `c`."""
-        parts, hs, cs = [], [], []
-        for lstm, classifier, cols, part in self.streams():
-            out, hi, ci = lstm_step(lstm, rows[:, cols], row_of, h[..., part], c[..., part])
-            parts.append(classifier(out.unsqueeze(1)))
-            hs.append(hi)
-            cs.append(ci)
-        return self.join_logits(parts, steps), torch.cat(hs, dim=-1), torch.cat(cs, dim=-1)
-
     def forward(self, features: torch.Tensor, state=None, return_state: bool = False):
         """`(B, T, S, D + M) -> (B, T, num_logits)` logits per step (and the state if asked)."""
         return self.forward_projected(self.project(features), state, return_state)
@@ -366,25 +350,6 @@ class LSTMHead(nn.Module):
     def clip_logits(self, features: torch.Tensor) -> torch.Tensor:
         """`(B, T, S, D + M) -> (B, K)`: the clip's class scores."""
         return self.fuse(self.stream_logits(features))
-
-
-def lstm_step(lstm: nn.LSTM, rows: torch.Tensor, row_of: torch.Tensor, h: torch.Tensor,
-              c: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """One time step of `lstm` (PyTorch's gate order i, f, g, o) for B states whose inputs are
-    the `(R, F)` `rows`, state b reading `rows[row_of[b]]`; `h`, `c`: `(layers, B, H)`.
-    Returns the last layer's `(B, H)` output and the new `h`, `c`."""
-    x, hs, cs = None, [], []
-    for layer in range(lstm.num_layers):
-        w_ih, w_hh = getattr(lstm, f"weight_ih_l{layer}"), getattr(lstm, f"weight_hh_l{layer}")
-        bias = getattr(lstm, f"bias_ih_l{layer}") + getattr(lstm, f"bias_hh_l{layer}")
-        gates = torch.addmm(bias, rows, w_ih.t())[row_of] if layer == 0 else torch.addmm(bias, x, w_ih.t())
-        gates.addmm_(h[layer], w_hh.t())
-        i, f, g, o = gates.chunk(4, dim=1)
-        cell = torch.sigmoid(f) * c[layer] + torch.sigmoid(i) * torch.tanh(g)
-        x = torch.sigmoid(o) * torch.tanh(cell)
-        hs.append(x)
-        cs.append(cell)
-    return x, torch.stack(hs), torch.stack(cs)
 
 
 def hidden_pose(features, start: int, gaps: bool = True):
