@@ -113,6 +113,7 @@ class StreamingRecognizer:
         self.smoothing, self.threshold, self.topk = max(1, smoothing), threshold, topk
         self.background = bundle.background_class
         self.windows = [HeadWindows(head, self.window) for head in bundle.heads]
+        blas_threads()       # found once here (it reads the loaded libraries), not in the first step
         self.reset()
 
     def reset(self) -> None:
