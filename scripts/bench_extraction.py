@@ -8,13 +8,16 @@ by side, each with its own decode thread and single-threaded session on 2 cores)
 OpenCV reading every frame in order, torchvision's own transforms (PIL), eager
 PyTorch one frame at a time. Both encode every frame of 320x240 25 fps videos with
 MobileNetV2 at 224x224. Each side runs `--repeats` times, alternating; prints JSON with
-the medians `ours_fps`, `naive_fps` and their `ratio`, and every run.
+the medians `ours_fps`, `naive_fps` and their `ratio`, and every run; also the CPU time a
+frame costs ours (`ours_cpu_ms_per_frame`, all threads) and the frames/s at which that
+would fill every core (`ours_ceiling_fps`).
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -61,7 +64,7 @@ def naive_fps(paths: list[Path], backbone: Backbone) -> tuple[float, int]:
 
 
 def ours_fps(paths: list[Path], backbone: Backbone, runtime: str, cache_dir: Path,
-             motion: FlowSpec | None, lanes: int | str) -> tuple[float, int]:
+             motion: FlowSpec | None, lanes: int | str) -> tuple[float, int, float]:
     preprocess = Preprocess.for_backbone(backbone.name)
     encoder = make_encoder(backbone, runtime)
     extractor = FeatureExtractor(encoder, preprocess, sample_fps=None, batch_size=16, motion=motion,
@@ -69,11 +72,12 @@ def ours_fps(paths: list[Path], backbone: Backbone, runtime: str, cache_dir: Pat
     for lane in extractor.lane_encoders(len(paths)):                 # export/load outside the timing
         lane(preprocess(np.zeros((1, 240, 320, 3), np.uint8)))
     cache = FeatureCache(cache_dir, cache_key(backbone, preprocess, 0.0, motion))
+    before = time.process_time()              # every thread of this process, user and system
     report = extractor.run(paths, cache)
-    return report.frames_per_second, report.frames
+    return report.frames_per_second, report.frames, (time.process_time() - before) * 1000 / max(report.frames, 1)
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--videos", type=int, default=6)
     p.add_argument("--seconds", type=float, default=4.0)
@@ -85,23 +89,28 @@ def main() -> None:
     p.add_argument("--parallel-videos", default="auto",
                    help="videos extracted side by side (default: auto, as the default config)")
     p.add_argument("--json", help="also write the result here")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     backbone = Backbone("mobilenet_v2", pooling="grid", grid=3)
     m = load_config().motion
     stream, colour = {"flow": ("flow", m.colour), "colour-flow": ("flow", True),
                       "none": ("none", False)}[args.motion]
     motion = flow_spec(stream, m.size, m.preset, backbone.pooling, backbone.grid, colour)
     lanes = args.parallel_videos if args.parallel_videos == "auto" else int(args.parallel_videos)
-    runs = {"ours": [], "naive": []}
+    runs = {"ours": [], "naive": [], "ours_cpu_ms_per_frame": []}
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_videos(Path(tmp), args.videos, args.seconds)
         for r in range(args.repeats):
-            ours, n_ours = ours_fps(paths, backbone, args.runtime, Path(tmp) / f"cache{r}", motion, lanes)
+            ours, n_ours, cpu_ms = ours_fps(paths, backbone, args.runtime, Path(tmp) / f"cache{r}", motion, lanes)
             naive, n_naive = naive_fps(paths, backbone)
             runs["ours"].append(round(ours, 1))
             runs["naive"].append(round(naive, 1))
+            runs["ours_cpu_ms_per_frame"].append(round(cpu_ms, 2))
     ours, naive = statistics.median(runs["ours"]), statistics.median(runs["naive"])
+    cpu_ms = statistics.median(runs["ours_cpu_ms_per_frame"])
+    cores = os.cpu_count() or 1
     result = {"ours_fps": round(ours, 1), "naive_fps": round(naive, 1), "ratio": round(ours / naive, 2),
+              # the CPU time a frame costs ours, and the frames/s that would fill every core with it
+              "ours_cpu_ms_per_frame": cpu_ms, "ours_ceiling_fps": round(cores * 1000 / cpu_ms, 1),
               "runs": runs, "motion": args.motion,
               "frames": n_ours, "naive_frames": n_naive, "runtime": args.runtime, "parallel_videos": args.parallel_videos,
               "torch_threads": torch.get_num_threads(), "videos": args.videos,
