@@ -380,3 +380,17 @@ def test_steps_whose_legs_are_unseen_leave_the_legs_scale_to_the_steps_that_show
         features[12:, :, knee] = UNSEEN                 # the legs leave the frame half-way
     mean, std = feature_statistics(items, cache)
     assert abs(float(mean[knee]) - seen.mean()) < 0.02 and 0.05 < float(std[knee]) < 0.15
+
+
+def test_steps_without_a_person_leave_the_pose_scale_to_the_steps_with_one():
+    from actionrec.pose import CHANNELS
+    from actionrec.training import feature_statistics
+    items, cache = one_armed_curl_videos(4, seed=0)
+    elbow = 8 + CHANNELS.index("angle_elbow_l")
+    with_person = np.concatenate([f[:12, 0, elbow] for f in cache.features.values()])
+    for features in cache.features.values():
+        features[12:, :, 8:] = 0.0                  # nobody found in the second half: `present` and all 0
+    mean, std = feature_statistics(items, cache, pose_start=8)
+    assert abs(float(mean[elbow]) - with_person.mean()) < 0.02
+    assert abs(float(std[elbow]) - with_person.std()) < 0.02
+    assert abs(float(mean[8]) - 0.25) < 1e-6        # `present` itself counts every step (0.5, then 0)
