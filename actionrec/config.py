@@ -31,6 +31,7 @@ class DataConfig:
     background_class: str = "none"  # a class of this name means "none of these": live shows no action
     duplicate_similarity: float = 0.9   # videos without a group in their names: feature cosine at or
                                         # above this joins them into one group (clips of one recording)
+    duplicate_step_similarity: float = 0.85   # ... and so does a step of each at or above this
 
 
 @dataclass
@@ -289,8 +290,9 @@ def validate(cfg: Config) -> None:
                           f"got {cfg.record.max_side!r}")
     if not 0 < cfg.train.min_time_span <= 1:
         raise ConfigError(f"train.min_time_span must be in (0, 1], got {cfg.train.min_time_span!r}")
-    if not 0 < cfg.data.duplicate_similarity <= 1:
-        raise ConfigError(f"data.duplicate_similarity must be in (0, 1], got {cfg.data.duplicate_similarity!r}")
+    for name in ("duplicate_similarity", "duplicate_step_similarity"):
+        if not 0 < getattr(cfg.data, name) <= 1:
+            raise ConfigError(f"data.{name} must be in (0, 1], got {getattr(cfg.data, name)!r}")
     for key in ("fusion_weight", "probe_weight", "pose_weight"):
         w = getattr(cfg.train, key)
         if w is not None and (not isinstance(w, (int, float)) or not 0 <= w <= 1):

@@ -217,12 +217,16 @@ def split_train_val(items: Sequence[VideoItem], val_fraction: float, seed: int,
     return train, val
 
 
-def regroup_similar(items: Sequence[VideoItem], descriptors: np.ndarray, threshold: float) -> list[VideoItem]:
+def regroup_similar(items: Sequence[VideoItem], descriptors: np.ndarray, threshold: float,
+                    steps: Sequence[np.ndarray] | None = None, step_threshold: float = 1.0) -> list[VideoItem]:
     """Join videos that name no recording (their group is their own file name) into groups
     of near-duplicates: clips cut from one recording look alike. Per class, two such videos
-    whose unit `descriptors` `(len(items), F)` have a cosine similarity of at least
-    `threshold` share a group, and so does every video linked to them (connected
-    components, named after their first video: `~<stem>`). Other videos keep their group."""
+    share a group when their unit `descriptors` `(len(items), F)` have a cosine similarity
+    of at least `threshold`, or (with `steps`: each video's `(k, F)` unit step descriptors)
+    when a step of one and a step of the other have one of at least `step_threshold` (two
+    windows panning over one scene, or a recording cut in two, meet in a shared view); so
+    does every video linked to them (connected components, named after their first video:
+    `~<stem>`). Other videos keep their group."""
     items = list(items)
     lone = [k for k, item in enumerate(items) if item.group == item.path.stem]
     parent = {k: k for k in lone}
@@ -233,14 +237,25 @@ def regroup_similar(items: Sequence[VideoItem], descriptors: np.ndarray, thresho
             k = parent[k]
         return k
 
-    similar = descriptors[lone] @ descriptors[lone].T >= threshold
-    for a, b in zip(*np.nonzero(np.triu(similar, 1))):
-        ka, kb = lone[a], lone[b]
-        if items[ka].label == items[kb].label:
-            parent[max(root(ka), root(kb))] = min(root(ka), root(kb))
+    for label in sorted({items[k].label for k in lone}):
+        members = [k for k in lone if items[k].label == label]
+        similar = descriptors[members] @ descriptors[members].T >= threshold
+        if steps is not None:
+            similar |= max_step_similarity([steps[k] for k in members]) >= step_threshold
+        for a, b in zip(*np.nonzero(np.triu(similar, 1))):
+            parent[max(root(members[a]), root(members[b]))] = min(root(members[a]), root(members[b]))
     for k in lone:
         items[k] = replace(items[k], group=f"~{items[root(k)].path.stem}")
     return items
+
+
+def max_step_similarity(steps: Sequence[np.ndarray]) -> np.ndarray:
+    """Each video's `(k, F)` unit step descriptors -> `(n, n)`: for each two videos, the
+    highest cosine between a step of one and a step of the other."""
+    starts = np.cumsum([0, *(len(s) for s in steps[:-1])])
+    stacked = np.concatenate(steps)
+    sims = stacked @ stacked.T
+    return np.maximum.reduceat(np.maximum.reduceat(sims, starts, axis=0), starts, axis=1)
 
 
 def groups_per_class(items: Sequence[VideoItem], class_names: Sequence[str]) -> dict[str, int]:

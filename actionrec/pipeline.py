@@ -215,9 +215,11 @@ def split_by_recording(train_items: list[VideoItem], val_items: list[VideoItem],
     that joined any. Logs the groups of each class and warns about classes with fewer
     than 3 (too few to hold any out honestly); returns those classes too."""
     items = train_items + val_items
-    descriptors = np.stack([appearance_descriptor(cache.load_item(i), channels) for i in items])
+    features = [cache.load_item(i) for i in items]
+    descriptors = np.stack([appearance_descriptor(f, channels) for f in features])
+    steps = [step_descriptors(f, channels) for f in features]
     d = cfg.data
-    grouped = regroup_similar(items, descriptors, d.duplicate_similarity)
+    grouped = regroup_similar(items, descriptors, d.duplicate_similarity, steps, d.duplicate_step_similarity)
     counts = groups_per_class(grouped, split.class_names)
     log.info("groups (recordings) per class: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     few = few_recordings(counts)
@@ -241,6 +243,17 @@ def appearance_descriptor(features: np.ndarray, channels: int) -> np.ndarray:
     cells of the first `channels`, the backbone's (motion channels, if any, left out)."""
     mean = np.asarray(features[..., :channels], dtype=np.float32).mean(axis=(0, 1))
     return mean / (np.linalg.norm(mean) + 1e-8)
+
+
+DESCRIPTOR_STEPS = 8     # steps of a video compared with another's when grouping recordings
+
+
+def step_descriptors(features: np.ndarray, channels: int, count: int = DESCRIPTOR_STEPS) -> np.ndarray:
+    """`(N, S, C)` cached features -> `(k, channels)` unit vectors, k = min(N, `count`): the
+    mean over cells of the backbone's channels at k steps spread evenly over the video."""
+    at = np.unique(np.linspace(0, len(features) - 1, min(len(features), count)).round().astype(int))
+    means = np.asarray(features[at, :, :channels], dtype=np.float32).mean(axis=1)
+    return means / (np.linalg.norm(means, axis=1, keepdims=True) + 1e-8)
 
 
 def refit_on_all(cfg: Config, source: FeatureSource, split: DatasetSplit, head_kwargs: dict,

@@ -433,3 +433,22 @@ def test_recordings_are_told_apart_by_their_scenes_whatever_the_pose_and_flow_ch
         descriptors.append(appearance_descriptor(features, 32))
     assert len(descriptors[0]) == 32
     assert len({i.group for i in regroup_similar(items, np.stack(descriptors), 0.95)}) == 2
+
+
+def test_two_windows_that_meet_in_a_shared_view_of_one_scene_are_one_recording():
+    """Two windows panning over one scene look different on average, but a step of one
+    shows what a step of the other shows: one recording. A third scene stays apart."""
+    from actionrec.datasets import regroup_similar
+    from actionrec.pipeline import appearance_descriptor, step_descriptors
+    rng = np.random.default_rng(0)
+    views = rng.uniform(0, 1, (12, 32)) ** 4              # one scene, left to right; then another
+    other = rng.uniform(0, 1, (6, 32)) ** 4
+    clips = {"pan_a": views[:7], "pan_b": views[6:], "elsewhere": other}
+    items = [VideoItem(Path(f"/d/squat/{name}.mp4"), 0, name) for name in clips]
+    features = [np.repeat(v[:, None], 4, axis=1) for v in clips.values()]   # (N, S=4, C)
+    descriptors = np.stack([appearance_descriptor(f, 32) for f in features])
+    steps = [step_descriptors(f, 32) for f in features]
+    assert descriptors[0] @ descriptors[1] < 0.9                              # the means alone: apart
+    assert len({i.group for i in regroup_similar(items, descriptors, 0.9)}) == 3
+    grouped = regroup_similar(items, descriptors, 0.9, steps, 0.85)
+    assert grouped[0].group == grouped[1].group != grouped[2].group

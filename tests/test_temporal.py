@@ -61,7 +61,7 @@ def test_the_motion_stream_reads_a_camera_pan_that_the_order_blind_references_ca
     # random textures all look alike to the CNN: keep the clips apart as recordings, so that
     # validation (which chooses the fusion) has videos (grouping by similarity: test_datasets)
     cfg = shrunk_config(tmp_path, "sampling.clip_steps=8", "train.epochs=15", "train.early_stop_patience=15",
-                        "data.duplicate_similarity=0.999")
+                        "data.duplicate_similarity=0.999", "data.duplicate_step_similarity=0.999")
     assert cfg.motion.stream == "flow" and cfg.head.fusion == "late"
     result = train(pan_folders, cfg, tmp_path / "pan.safetensors", progress=False)
     metrics = evaluate(result.bundle, pan_folders, cfg, json_path=tmp_path / "m.json", progress=False)
