@@ -206,7 +206,7 @@ class LSTMStepper:
                         np.ascontiguousarray(weight("weight_hh", layer).T),
                         weight("bias_ih", layer) + weight("bias_hh", layer))
                        for layer in range(lstm.num_layers)]
-        self.out = np.ascontiguousarray(classifier.weight.detach().numpy().T), classifier.bias.detach().numpy()
+        self.out = np.ascontiguousarray(classifier.weight.detach().numpy().T), classifier.bias.detach().numpy().copy()
         self.cols = cols.numpy()
 
     def __call__(self, rows: np.ndarray, row_of: np.ndarray, h: np.ndarray, c: np.ndarray) -> np.ndarray:
