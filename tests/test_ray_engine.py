@@ -106,8 +106,9 @@ def test_a_two_node_cluster_uses_both_nodes(mixed, tmp_path):
 def test_a_worker_killed_mid_job_loses_and_duplicates_nothing(tmp_path, local_ray):
     root = tmp_path / "data"
     rng = np.random.default_rng(1)
-    for k in range(12):
-        write_video(root / ("grow", "shrink")[k % 2] / f"v{k:02d}.avi", render_clip("grow", rng, (64, 64), 60), 25.0)
+    for k in range(12):    # one long video keeps the job going while the killer waits for two entries
+        frames = render_clip("grow", rng, (64, 64), 400 if k == 0 else 60)
+        write_video(root / ("grow", "shrink")[k % 2] / f"v{k:02d}.avi", frames, 25.0)
     cfg = config(tmp_path, "cache")
     killed = []
 
