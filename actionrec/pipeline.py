@@ -215,11 +215,14 @@ def split_by_recording(train_items: list[VideoItem], val_items: list[VideoItem],
     that joined any. Logs the groups of each class and warns about classes with fewer
     than 3 (too few to hold any out honestly); returns those classes too."""
     items = train_items + val_items
-    features = [cache.load_item(i) for i in items]
-    descriptors = np.stack([appearance_descriptor(f, channels) for f in features])
-    steps = [step_descriptors(f, channels) for f in features]
+    descriptors, steps = [], []
+    for item in items:      # one video's features at a time: a large dataset's do not fit in memory
+        features = cache.load_item(item)
+        descriptors.append(appearance_descriptor(features, channels))
+        steps.append(step_descriptors(features, channels))
     d = cfg.data
-    grouped = regroup_similar(items, descriptors, d.duplicate_similarity, steps, d.duplicate_step_similarity)
+    grouped = regroup_similar(items, np.stack(descriptors), d.duplicate_similarity, steps,
+                              d.duplicate_step_similarity)
     counts = groups_per_class(grouped, split.class_names)
     log.info("groups (recordings) per class: %s", ", ".join(f"{k} {v}" for k, v in counts.items()))
     few = few_recordings(counts)
