@@ -431,8 +431,12 @@ def auto_workers(videos: list[Path]) -> int:
     size = sum(file_size(p) for p in videos)
     if len(videos) < AUTO_WORKERS_VIDEOS and size < AUTO_WORKERS_BYTES:
         return 1
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
-    return max(1, min(MAX_AUTO_WORKERS, cores, len(videos)))
+    return max(1, min(MAX_AUTO_WORKERS, usable_cores(), len(videos)))
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (a container or `taskset` may allow fewer than the machine has)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
 
 
 def file_size(path: Path) -> int:

@@ -247,11 +247,18 @@ def coerce(default, value, where: str):
     return value
 
 
+# YAML reads a bare on/off, yes/no or true/false as a bool: the choice each one names
+BOOL_CHOICES = {
+    ("motion", "pose"): ("off", "on"),
+    ("logging", "wandb"): ("disabled", "auto"),   # on: online with an account, else offline
+}
+
+
 def validate(cfg: Config) -> None:
     for (section, key), allowed in CHOICES.items():
         value = getattr(getattr(cfg, section), key)
-        if isinstance(value, bool) and {"on", "off"} <= set(allowed):   # YAML reads a bare on/off as a bool
-            value = "on" if value else "off"
+        if isinstance(value, bool) and (section, key) in BOOL_CHOICES:
+            value = BOOL_CHOICES[section, key][value]
             setattr(getattr(cfg, section), key, value)
         if value not in allowed:
             raise ConfigError(f"{section}.{key}={value!r} is not one of {', '.join(allowed)}")

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import statistics
 import tempfile
 import time
@@ -29,6 +28,7 @@ import torch
 from PIL import Image
 
 from actionrec.backbone import Backbone, get_weights
+from actionrec.batch import usable_cores
 from actionrec.config import load_config
 from actionrec.features import FeatureCache, FeatureExtractor, cache_key, make_encoder, parallel_videos
 from actionrec.motion import FlowSpec, flow_spec
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
             runs["ours_cpu_ms_per_frame"].append(round(cpu_ms, 2))
     ours, naive = statistics.median(runs["ours"]), statistics.median(runs["naive"])
     cpu_ms = statistics.median(runs["ours_cpu_ms_per_frame"])
-    cores = os.cpu_count() or 1
+    cores = usable_cores()
     result = {"ours_fps": round(ours, 1), "naive_fps": round(naive, 1), "ratio": round(ours / naive, 2),
               # the CPU time a frame costs ours, and the frames/s that would fill every core with it
               "ours_cpu_ms_per_frame": cpu_ms, "ours_ceiling_fps": round(cores * 1000 / cpu_ms, 1),

@@ -53,6 +53,20 @@ def test_motion_pose_on_and_off_mean_what_they_say_though_yaml_reads_them_as_boo
     assert load_config(preset).motion.pose == expected
 
 
+@pytest.mark.parametrize("text, expected", [("off", "disabled"), ("false", "disabled"), ("no", "disabled"),
+                                            ("on", "auto"), ("offline", "offline")])
+def test_wandb_off_turns_the_logger_off_though_yaml_reads_it_as_a_boolean(tmp_path, text, expected):
+    assert load_config(None, [f"logging.wandb={text}"]).logging.wandb == expected
+    preset = tmp_path / "mine.yaml"
+    preset.write_text(f"logging:\n  wandb: {text}\n")
+    assert load_config(preset).logging.wandb == expected
+
+
+def test_a_bare_boolean_for_a_setting_that_has_no_on_or_off_names_the_setting():
+    with pytest.raises(ConfigError, match=r"head.readout=True is not one of mean, last"):
+        load_config(None, ["head.readout=yes"])
+
+
 @pytest.mark.parametrize("setting, key", [("head.pose_hidden_size=0", "head.pose_hidden_size"),
                                           ("head.pose_hidden_size=2.5", "head.pose_hidden_size"),
                                           ("head.pose_stats=3", "head.pose_stats"),
