@@ -8,7 +8,10 @@
 people held out in test). Per class, `sessions x takes` clips of its training videos
 become a recorded dataset exactly as `actionrec record` lays one out
 (`mine/<class>/<class>_sNN_tMM.mp4` and `recordings.json`), so `actionrec train` picks
-its preset by itself. The head is trained with the preset, then every test video (other
+its preset by itself. With `--seconds S` the takes are recorded as `actionrec record
+--headless --countdown 0 --seconds S` records them: the first `S` seconds of each clip,
+back to back in one session, through the recorder itself (scaled down and re-encoded);
+without it, whole clips are copied. The head is trained with the preset, then every test video (other
 people, other places) is streamed through `StreamingRecognizer` as `actionrec live`
 does. Reported: per class, the share of steps after warm-up whose label is the video's
 class ("no action" counts as wrong), and their mean over classes; per seed, then mean
@@ -26,12 +29,14 @@ import time
 import warnings
 from pathlib import Path
 
+import numpy as np
+
 from actionrec.bundle import load_bundle
 from actionrec.cli import default_preset
 from actionrec.config import load_config
 from actionrec.datasets import VIDEO_EXTENSIONS
 from actionrec.pipeline import train
-from actionrec.record import record_manifest
+from actionrec.record import TakeRecorder, record_manifest
 from actionrec.streaming import build_recognizer
 from actionrec.video_io import open_video
 
@@ -40,23 +45,45 @@ def videos_of(folder: Path) -> list[Path]:
     return sorted(p for p in folder.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS)
 
 
-def lay_out_takes(data: Path, classes: list[str], sessions: int, takes: int, mine: Path) -> Path:
-    """Copy `sessions * takes` training clips of each class into a recorded-dataset folder."""
+def lay_out_takes(data: Path, classes: list[str], sessions: int, takes: int, mine: Path,
+                  seconds: float | None = None) -> Path:
+    """`sessions * takes` training clips of each class as a recorded-dataset folder: copied
+    whole, or with `seconds`, recorded (`record_takes`)."""
     shutil.rmtree(mine, ignore_errors=True)
     for label in classes:
         clips = videos_of(data / "train" / label)
         if len(clips) < sessions * takes:
             raise SystemExit(f"{data / 'train' / label}: {len(clips)} clips, {sessions * takes} needed")
         for s in range(sessions):
-            paths = []
-            for t in range(takes):
-                src = clips[s * takes + t]
-                dst = mine / label / f"{label}_s{s + 1:02d}_t{t + 1:02d}{src.suffix}"
-                dst.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copy(src, dst)
-                paths.append(dst)
-            record_manifest(mine, label, s + 1, paths, str(data / "train" / label), 0.0, "benchmark")
+            sources = clips[s * takes:(s + 1) * takes]
+            if seconds:
+                paths = record_takes(sources, mine / label, label, s + 1, seconds)
+            else:
+                paths = [mine / label / f"{label}_s{s + 1:02d}_t{t + 1:02d}{src.suffix}"
+                         for t, src in enumerate(sources)]
+                paths[0].parent.mkdir(parents=True, exist_ok=True)
+                for src, dst in zip(sources, paths):
+                    shutil.copy(src, dst)
+            record_manifest(mine, label, s + 1, paths, str(data / "train" / label), seconds or 0.0, "benchmark")
     return mine
+
+
+def record_takes(sources: list[Path], class_dir: Path, label: str, session: int, seconds: float) -> list[Path]:
+    """One session's takes as `actionrec record` writes them from a camera with no
+    countdown: the first `seconds` of each source clip, fed back to back to the recorder."""
+    class_dir.mkdir(parents=True, exist_ok=True)
+    recorder = TakeRecorder(class_dir, label, session, len(sources), seconds, 0.0, load_config().record.max_side)
+    offset = 0.0
+    for number, src in enumerate(sources, 1):
+        with open_video(src) as reader:
+            times = np.arange(reader.num_frames) / reader.fps
+            keep = np.flatnonzero(times < seconds - 1e-6)
+            for frame, ts in zip(reader.get_frames(keep), times[keep]):
+                recorder.feed(frame, offset + ts)
+        if len(recorder.saved) != number:
+            raise SystemExit(f"{src}: shorter than a take of {seconds:g} s")
+        offset += seconds
+    return recorder.saved
 
 
 def live_share(bundle_path: Path, video: Path, label: str, cfg) -> tuple[int, int]:
@@ -99,6 +126,8 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--classes", nargs="+", default=["pushup", "pullup", "squat"])
     p.add_argument("--sessions", type=int, default=3)
     p.add_argument("--takes", type=int, default=2)
+    p.add_argument("--seconds", type=float, default=None,
+                   help="record takes of this length through the recorder (default: copy whole clips)")
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--config", default=None, help="default: the preset `actionrec train` picks (personal)")
     p.add_argument("--set", dest="overrides", nargs="+", default=[], metavar="KEY=VALUE",
@@ -106,14 +135,15 @@ def main(argv: list[str] | None = None) -> dict:
     p.add_argument("--work", type=Path, default=Path(".cache/personal_real"))
     p.add_argument("--json", type=Path, default=None)
     args = p.parse_args(argv)
-    mine = lay_out_takes(args.data, args.classes, args.sessions, args.takes, args.work / "mine")
+    mine = lay_out_takes(args.data, args.classes, args.sessions, args.takes, args.work / "mine", args.seconds)
     runs = [run_seed(args.data, args.classes, mine, seed, args.work, args.config, args.overrides)
             for seed in args.seeds]
     for run in runs:
         print(f"seed {run['seed']}: " + "  ".join(f"{k} {v['share']:.2f}" for k, v in run["per_class"].items())
               + f"  class-balanced {run['balanced']:.3f}  (training {run['train_seconds']} s)")
     shares = [r["balanced"] for r in runs]
-    out = {"config": args.config or "personal", "overrides": args.overrides, "classes": args.classes, "runs": runs,
+    out = {"config": args.config or "personal", "overrides": args.overrides, "classes": args.classes,
+           "sessions": args.sessions, "takes": args.takes, "seconds": args.seconds, "runs": runs,
            "balanced_mean": statistics.fmean(shares), "balanced_spread": statistics.pstdev(shares)}
     print(f"class-balanced share of live steps right: {out['balanced_mean']:.3f} ± {out['balanced_spread']:.3f}")
     if args.json:
