@@ -54,6 +54,7 @@ class MotionConfig:
     preset: str = "fine_fast"   # DIS preset: ultrafast | fast | medium | fine | fine_fast (medium plus a full-size search: small objects)
     colour: bool = False        # flow on the copy's Lab planes too (hue edges), not on grey alone
     pose: str = "auto"          # off | on | auto: the body pose per step, read beside the flow (auto: when the training videos show people)
+    pose_hold: float = 1.0      # seconds a step where nobody is found keeps the last pose found (detector drop-outs); 0: off
 
 
 @dataclass
@@ -290,6 +291,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"train.pose_mirror must be true or false, got {cfg.train.pose_mirror!r}")
     if not isinstance(cfg.train.resume, bool):
         raise ConfigError(f"train.resume must be true or false, got {cfg.train.resume!r}")
+    hold = cfg.motion.pose_hold
+    if isinstance(hold, bool) or not isinstance(hold, (int, float)) or not 0 <= hold < float("inf"):
+        raise ConfigError(f"motion.pose_hold must be 0 or more seconds, got {hold!r}")
     if not isinstance(cfg.record.countdown, (int, float)) or cfg.record.countdown < 0:
         raise ConfigError(f"record.countdown must be 0 or more seconds, got {cfg.record.countdown!r}")
     if not isinstance(cfg.record.max_side, int) or cfg.record.max_side < 32:

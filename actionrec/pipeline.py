@@ -128,7 +128,8 @@ def feature_source(cfg: Config, train_videos: list | None = None) -> FeatureSour
     preprocess = Preprocess.for_backbone(b.name, b.resize_size, b.crop_size, b.resize_mode)
     m = cfg.motion
     motion = flow_spec(m.stream, m.size, m.preset, b.pooling, b.grid, m.colour)
-    pose = pose_spec(m.pose, b.grid if b.pooling == "grid" else 1, train_videos or [], cfg.data.reader)
+    pose = pose_spec(m.pose, b.grid if b.pooling == "grid" else 1, train_videos or [], cfg.data.reader,
+                     round(m.pose_hold * cfg.sampling.fps))
     return FeatureSource.create(backbone, preprocess, cfg.sampling.fps, cfg.cache.dir, b.batch_size,
                                 cfg.data.reader, b.runtime, motion, b.parallel_videos, pose)
 

@@ -93,14 +93,17 @@ class PoseSpec:
     grid: int = 3                  # cells per side: the backbone's grid (1 for global pooling)
     model: str = "blazepose_full"
     version: int = FEATURES_VERSION   # of the channels (`READABLE_VERSIONS`)
+    hold: int = 0                  # timeline steps a step where nobody is found keeps the last pose found
 
     @property
     def channels(self) -> int:
         return len(CHANNELS)
 
     def to_meta(self) -> dict:
-        """The bundle's `pose` entry (`from_meta` reads it back)."""
-        return {"model": self.model, "grid": self.grid, "channels": list(CHANNELS), "version": self.version}
+        """The bundle's `pose` entry (`from_meta` reads it back); without a hold, as before it
+        existed (earlier caches and bundles keep their keys)."""
+        meta = {"model": self.model, "grid": self.grid, "channels": list(CHANNELS), "version": self.version}
+        return {**meta, "hold": self.hold} if self.hold else meta
 
     @classmethod
     def from_meta(cls, meta: dict | None) -> "PoseSpec | None":
@@ -112,7 +115,7 @@ class PoseSpec:
         if version not in READABLE_VERSIONS:
             raise ConfigError(f"pose features version {version} (the bundle's) is not one this actionrec "
                               f"reads ({', '.join(map(str, READABLE_VERSIONS))}): train the bundle again")
-        return cls(meta["grid"], meta["model"], version)
+        return cls(meta["grid"], meta["model"], version, int(meta.get("hold", 0)))
 
 
 def ssd_anchors() -> np.ndarray:
@@ -280,31 +283,49 @@ def thread_estimator() -> "PoseEstimator":
 
 
 class PoseEncoder:
-    """Decoded frames `(N, H, W, 3)` uint8 RGB -> `(N, S, P)` float32 pose channels, the same
-    in each of the spec's `S = grid * grid` cells. Uses its thread's estimator: one encoder
-    per thread."""
+    """One video's or stream's timeline steps, in order: decoded frames `(N, H, W, 3)` uint8
+    RGB -> `(N, S, P)` float32 pose channels, the same in each of the spec's `S = grid * grid`
+    cells. A step where nobody is found keeps the last pose found for up to `spec.hold`
+    steps (the detector loses a person for a step or two mid-action: a hanging body, motion
+    blur), then reads as nobody. Uses its thread's estimator: one encoder per thread."""
 
     def __init__(self, spec: PoseSpec):
         self.spec = spec
         self.estimator = thread_estimator()
+        self.reset()
+
+    def reset(self) -> None:
+        """A new video or stream: no pose to hold."""
+        self.last: np.ndarray | None = None
+        self.held = 0
 
     def __call__(self, frames) -> np.ndarray:
-        feats = np.stack([pose_features(self.estimator(np.ascontiguousarray(f)), self.spec.version)
+        feats = np.stack([self.fill(pose_features(self.estimator(np.ascontiguousarray(f)), self.spec.version))
                           for f in frames])
         return np.repeat(feats[:, None], self.spec.grid * self.spec.grid, axis=1)
 
+    def fill(self, step: np.ndarray) -> np.ndarray:
+        """`(P,)` channels of the next step, the last pose found in place of nobody while the hold lasts."""
+        if step[0] > 0:                      # `present`
+            self.last, self.held = step, 0
+        elif self.last is not None and self.held < self.spec.hold:
+            self.held += 1
+            return self.last
+        return step
 
-def pose_spec(mode: str, grid: int, train_videos: list, reader: str = "auto") -> PoseSpec | None:
+
+def pose_spec(mode: str, grid: int, train_videos: list, reader: str = "auto", hold: int = 0) -> PoseSpec | None:
     """The pose stream `motion.pose` asks for: `on`, `off`, or `auto`: on when the detector
     finds a person in the middle frame of at least `AUTO_SHARE` of up to `AUTO_VIDEOS`
-    training videos (spread over the list), and the pose models are at hand."""
+    training videos (spread over the list), and the pose models are at hand. `hold`:
+    `PoseSpec.hold`."""
     if mode not in MODES:
         raise ConfigError(f"motion.pose={mode!r} is not one of {', '.join(MODES)}")
     if mode == "off" or (mode == "auto" and not train_videos):
         return None
     if mode == "on":
         thread_estimator()          # the models are there, or a clear error now rather than mid-run
-        return PoseSpec(grid)
+        return PoseSpec(grid, hold=hold)
     try:
         estimator = thread_estimator()
     except (WeightsError, ImportError) as exc:
@@ -315,7 +336,7 @@ def pose_spec(mode: str, grid: int, train_videos: list, reader: str = "auto") ->
     share = float(np.mean(found)) if found else 0.0
     log.info("pose stream %s: a person in %d of %d sampled training videos", "on" if share >= AUTO_SHARE
              else "off", sum(found), len(found))
-    return PoseSpec(grid) if found and share >= AUTO_SHARE else None
+    return PoseSpec(grid, hold=hold) if found and share >= AUTO_SHARE else None
 
 
 def _middle_frames(videos, reader: str):

@@ -120,6 +120,8 @@ class StreamingRecognizer:
         """Forget the stream: the next frame starts a new one."""
         for windows in self.windows:
             windows.reset()
+        if self.pose is not None:
+            self.pose.reset()
         self.before: np.ndarray | None = None    # resized frame of the last timeline step
         self.last_features: torch.Tensor | None = None   # the last step's, for `hold`
         self.age = -np.arange(self.window)   # steps seen; state k starts k steps late
@@ -130,10 +132,14 @@ class StreamingRecognizer:
 
     def push(self, frame: np.ndarray, ts: float) -> Prediction | None:
         """Feed one frame; a Prediction when the frame was taken as a step, else None."""
-        on_timeline = self.motion is not None and self.timeline.accept(ts)
+        holds = self.pose is not None and self.pose.spec.hold > 0
+        on_timeline = (self.motion is not None or holds) and self.timeline.accept(ts)
         if not self.gate.accept(ts):
-            if on_timeline:   # the frame a later step's flow starts from
-                self.before = self.preprocess(frame[None])[0]
+            if on_timeline:   # a timeline step between streamed ones (`stream_stride` > 1)
+                if self.motion is not None:      # the frame a later step's flow starts from
+                    self.before = self.preprocess(frame[None])[0]
+                if holds:                        # the pose a later step may hold, as the cache's timeline has it
+                    self.pose(frame[None])
             return None
         start = time.perf_counter()
         self.last_features = self.encode(frame)

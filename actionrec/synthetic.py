@@ -305,10 +305,11 @@ def _write_ucf_lists(root: Path, classes: list[str], groups: int, clips_per_grou
 def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASSES, crop_size: int = 224,
                        resize_mode: str = "center_crop", clip_steps: int = 16, hidden_size: int = 128,
                        num_layers: int = 2, cell_dim: int = 64, seed: int = 0, motion: bool = False,
-                       stream_stride: int = 1, pose: bool = False, heads: int = 1) -> Path:
+                       stream_stride: int = 1, pose: bool = False, heads: int = 1, pose_hold: int = 0) -> Path:
     """A real bundle (pretrained MobileNetV2, 3x3 grid, with the flow stream if `motion`, the
-    pose stream if `pose`) with an untrained head (`heads` of them: an ensemble): exercises
-    every inference path (tests, benchmarks) without training. Labels are arbitrary."""
+    pose stream if `pose`, holding a lost person's pose for `pose_hold` steps) with an
+    untrained head (`heads` of them: an ensemble): exercises every inference path (tests,
+    benchmarks) without training. Labels are arbitrary."""
     import torch
 
     from .bundle import save_bundle
@@ -319,7 +320,7 @@ def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASS
     from .pose import PoseSpec
     from .transforms import Preprocess
     flow = FlowSpec(preset=MotionConfig.preset, grid=3) if motion else None   # the default's flow
-    body = PoseSpec(grid=3) if pose else None
+    body = PoseSpec(grid=3, hold=pose_hold) if pose else None
     extra = motion_channels(flow, body)
     head = {"in_dim": 1280, "num_classes": len(class_names), "num_cells": 9, "hidden_size": hidden_size,
             "num_layers": num_layers, "dropout": 0.0, "input_dropout": 0.0, "output_dropout": 0.0,

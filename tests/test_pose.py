@@ -130,6 +130,42 @@ def test_labelling_with_the_pose_stream_equals_the_feature_cache_path(pose_bundl
     np.testing.assert_allclose([topk[c] for c in "abc"], cached_video_probs(pose_bundle, video), atol=1e-4)
 
 
+def test_a_person_lost_for_a_step_or_two_keeps_their_last_pose_then_reads_nobody():
+    blank = np.full((160, 160, 3), 200, np.uint8)
+    frames = [draw_person(0.2, 160), draw_person(0.9, 160), blank, blank, blank, draw_person(0.2, 160)]
+    held = PoseEncoder(PoseSpec(1, hold=2))(frames)[:, 0]
+    plain = PoseEncoder(PoseSpec(1))(frames)[:, 0]
+    np.testing.assert_array_equal(held[2], held[1])            # the raised arms, not nobody
+    np.testing.assert_array_equal(held[3], held[1])
+    assert not held[4].any() and not plain[2:5].any()          # the hold ends; without one, nobody at once
+    np.testing.assert_array_equal(held[[0, 1, 5]], plain[[0, 1, 5]])
+    encoder = PoseEncoder(PoseSpec(1, hold=2))
+    encoder(frames[:2])
+    encoder.reset()                                            # a new video holds nothing of the last
+    assert not encoder([blank]).any()
+
+
+def test_labelling_with_a_pose_hold_equals_the_feature_cache_path(tmp_path):
+    """The person vanishes for a few frames mid-video; streamed steps two timeline steps
+    apart still hold the pose the cache's timeline holds."""
+    from test_batch import cached_video_probs, label, read_jsonl
+
+    from actionrec.synthetic import random_head_bundle
+    bundle = random_head_bundle(tmp_path / "hold.safetensors", class_names=["a", "b", "c"], crop_size=64,
+                                resize_mode="squash", clip_steps=4, hidden_size=16, num_layers=1, cell_dim=8,
+                                motion=True, stream_stride=2, pose=True, pose_hold=3)
+    frames = waving(40)
+    frames[12:20] = [np.full_like(frames[0], 200)] * 8          # nobody for 0.32 s: 2-3 timeline steps
+    video = write_video(tmp_path / "gap.avi", frames, FPS)
+    out = tmp_path / "labels.jsonl"
+    code, _ = label(bundle, video, "--out", out, "--top-k", 3)
+    assert code == 0
+    topk = dict(read_jsonl(out)[0]["topk"])
+    np.testing.assert_allclose([topk[c] for c in "abc"], cached_video_probs(bundle, video), atol=1e-4)
+    steps = PoseEncoder(PoseSpec(3, hold=3))([frames[i] for i in (0, 3, 6, 9, 12, 15, 18, 21)])[:, 0, 0]
+    assert steps.all() and not PoseEncoder(PoseSpec(3))([frames[15]]).any()   # the hold filled the gap
+
+
 def test_a_torso_seen_end_on_keeps_the_channels_in_range(estimator):
     """Bent towards the camera, the shoulders sit on the hips: the body's width sets the
     scale instead, and no channel runs off to hundreds of torso lengths."""
