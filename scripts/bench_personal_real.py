@@ -11,9 +11,9 @@ become a recorded dataset exactly as `actionrec record` lays one out
 its preset by itself. With `--seconds S` the takes are recorded as `actionrec record
 --headless --countdown 0 --seconds S` records them: the first `S` seconds of each clip,
 back to back in one session, through the recorder itself (scaled down and re-encoded);
-without it, whole clips are copied. The head is trained with the preset, then every test video (other
-people, other places) is streamed through `StreamingRecognizer` as `actionrec live`
-does. Reported: per class, the share of steps after warm-up whose label is the video's
+without it, whole clips are copied. The head is trained with the preset, then every test
+video (other people, other places) is streamed through `StreamingRecognizer` as
+`actionrec live` does. Reported: per class, the share of steps after warm-up whose label is the video's
 class ("no action" counts as wrong), and their mean over classes; per seed, then mean
 and spread.
 """
