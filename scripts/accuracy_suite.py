@@ -122,10 +122,20 @@ def prepare_source(name: str, data: Path, work: Path, smoke: bool) -> Path:
             subprocess.run([sys.executable, str(Path(__file__).with_name("make_temporal_set.py")),
                             "--root", str(root), *GENERATED[name], *size], check=True)
         return root
-    root = data / name
-    if not root.is_dir():
-        raise SystemExit(f"{root}: no such dataset; see this script's docstring for how to make it")
-    return root
+    return data / name       # there: `sources_to_run` checked
+
+
+def sources_to_run(named: list[str] | None, data: Path) -> list[str]:
+    """The sources a run covers, checked before any training: each named one must be
+    generated here or be a folder under `data`; with none named, every source, less the
+    real ones not under `data` (printed)."""
+    absent = [n for n in named or SOURCES if n != "demo" and n not in GENERATED and not (data / n).is_dir()]
+    if named and absent:
+        raise SystemExit(f"no dataset folder for {', '.join(absent)} under {data} (sources: "
+                         f"{', '.join(SOURCES)}; see this script's docstring for how to make them)")
+    if absent:
+        print(f"left out, not under {data}: {', '.join(absent)}", flush=True)
+    return [n for n in named or SOURCES if n not in absent]
 
 
 def run_one(source: Path, recipe: list[str], seed: int, work: Path, base: str, init: int = 0) -> dict:
@@ -179,7 +189,8 @@ def markdown(results: dict, seeds: list[int]) -> str:
 def main(argv: list[str] | None = None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", type=Path, default=Path("data"), help="folder holding the dataset sources")
-    p.add_argument("--sources", nargs="+", default=list(SOURCES))
+    p.add_argument("--sources", nargs="+", default=None,
+                   help="default: every source; a real one not under --data is left out, said so")
     p.add_argument("--recipes", nargs="+", default=list(RECIPES), choices=list(RECIPES))
     p.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
     p.add_argument("--inits", type=int, default=1, help="heads trained per split seed (initial weights)")
@@ -196,7 +207,7 @@ def main(argv: list[str] | None = None) -> dict:
         write_atomic(args.md or Path("accuracy.md"), markdown(results, seeds))
         return results
     results: dict = {}
-    for name in args.sources:
+    for name in sources_to_run(args.sources, args.data):
         source = prepare_source(name, args.data, args.work, args.smoke)
         for recipe in args.recipes:
             runs = [run_one(source, RECIPES[recipe], seed, args.work, args.config, init)

@@ -24,3 +24,16 @@ def test_smoke_suite_writes_its_table_and_the_default_reads_frame_order(tmp_path
     assert run["top1"] > max(run["baseline_top1"], run["probe_top1"]) + 0.15, run
     table = md.read_text()
     assert "### demo" in table and "| default |" in table
+
+
+def test_a_named_source_that_is_not_there_stops_the_suite_before_any_training(tmp_path, capsys):
+    (tmp_path / "real_pan").mkdir()
+    with pytest.raises(SystemExit, match="real_zoom, real_nope"):
+        accuracy_suite.main(["--data", str(tmp_path), "--sources", "real_pan", "real_zoom", "real_nope",
+                             "--work", str(tmp_path / "work"), "--json", str(tmp_path / "a.json")])
+    assert not (tmp_path / "work").exists() and not (tmp_path / "a.json").exists()
+    # named by nobody, the real sources not on disk are left out, the generated ones kept
+    chosen = accuracy_suite.sources_to_run(None, tmp_path)
+    assert "real_pan" in chosen and "demo" in chosen and "temporal_dev" in chosen
+    assert "real_zoom" not in chosen and "real_actions" not in chosen
+    assert "left out" in capsys.readouterr().out
