@@ -81,6 +81,7 @@ class HeadConfig:
     probe: bool = True          # an order-blind linear stream on the appearance cells, fused on validation
     pose_hidden_size: int | None = None  # the pose stream's LSTM width; null: hidden_size
     pose_stats: bool = True     # the pose stream also reads each joint's mean, spread and range over the clip
+    pose_clip: float = 3.0      # a standardised pose channel reads at most this many training stds; 0: no clip
     ensemble: int = 3           # heads trained from other initial weights; a clip's probabilities are their mean
 
 
@@ -285,6 +286,9 @@ def validate(cfg: Config) -> None:
     heads = cfg.head.ensemble
     if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1:
         raise ConfigError(f"head.ensemble must be a whole number of heads, at least 1, got {heads!r}")
+    clip = cfg.head.pose_clip
+    if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not 0 <= clip < float("inf"):
+        raise ConfigError(f"head.pose_clip must be 0 (no clip) or a positive number of stds, got {clip!r}")
     if not isinstance(cfg.head.pose_stats, bool):
         raise ConfigError(f"head.pose_stats must be true or false, got {cfg.head.pose_stats!r}")
     if not isinstance(cfg.train.pose_mirror, bool):

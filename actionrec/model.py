@@ -82,7 +82,7 @@ class LSTMHead(nn.Module):
                  output_dropout: float = 0.3, cell_dim: int = 64, deltas: bool = False,
                  motion_dim: int = 0, skip: bool = False, readout: str = "last", fusion: str = "early",
                  probe: bool = False, pose_dim: int = 0, pose_hidden_size: int | None = None,
-                 pose_stats: bool = False):
+                 pose_stats: bool = False, pose_clip: float = 0.0):
         super().__init__()
         if readout not in READOUTS:
             raise ValueError(f"readout {readout!r} is not one of {', '.join(READOUTS)}")
@@ -90,6 +90,7 @@ class LSTMHead(nn.Module):
             raise ValueError(f"fusion {fusion!r} is not one of {', '.join(FUSIONS)}")
         self.in_dim, self.num_cells, self.num_classes = in_dim, num_cells, num_classes
         self.motion_dim, self.pose_dim, self.deltas, self.readout = motion_dim, pose_dim, deltas, readout
+        self.pose_clip = float(pose_clip)
         self.two_stream = fusion == "late" and motion_dim > 0
         self.three_stream = self.two_stream and 0 < pose_dim < motion_dim
         self.register_buffer("feature_mean", torch.zeros(in_dim + motion_dim))
@@ -208,13 +209,18 @@ class LSTMHead(nn.Module):
         channel whose landmark is not seen (`pose.UNSEEN`), and every pose channel of a step
         where no person was found (the first, `present`, is 0), reads 0, the training mean:
         neither is a pose. (With `pose_gaps` off, as for heads trained on the pose channels'
-        version 2, an absent step's zeros are read as they were in training.)"""
+        version 2, an absent step's zeros are read as they were in training.) With
+        `pose_clip`, a standardised pose channel reads at most that many training stds from
+        its mean: a wrong detection (a person found upside down) or a view of the body that
+        training never showed moves the pose stream no further than that."""
         x = (features.float() - self.feature_mean) / self.feature_std
         start = self.pose_start
         if start is None:
             return x
-        hidden = hidden_pose(features, start, self.pose_gaps)
-        return torch.cat([x[..., :start], x[..., start:].masked_fill(hidden, 0.0)], dim=-1)
+        pose = x[..., start:].masked_fill(hidden_pose(features, start, self.pose_gaps), 0.0)
+        if self.pose_clip:
+            pose = pose.clamp(-self.pose_clip, self.pose_clip)
+        return torch.cat([x[..., :start], pose], dim=-1)
 
     def project(self, features: torch.Tensor) -> Steps:
         """`(B, T, S, D + M)` -> `Steps`: each step's cells standardised (`standardize`),

@@ -199,3 +199,35 @@ def test_a_bundle_of_pose_channels_this_version_cannot_read_is_refused_by_name_a
     assert older.pose == PoseSpec(3, version=2) and not older.head.pose_gaps
     current = load_bundle(pose_bundle)
     assert current.pose == PoseSpec(3) and current.head.pose_gaps
+
+
+def test_a_wild_pose_step_moves_a_clipped_head_no_further_and_bundles_keep_their_clip(pose_bundle, tmp_path):
+    import json
+    import torch
+    from safetensors.torch import load_file, save_file
+    from actionrec.bundle import load_bundle, read_meta
+    from actionrec.config import load_config
+    from actionrec.model import LSTMHead
+    width = len(CHANNELS)
+    kwargs = dict(in_dim=8, num_classes=3, hidden_size=16, motion_dim=width, pose_dim=width, readout="mean")
+    torch.manual_seed(0)
+    clipped = LSTMHead(**kwargs, pose_clip=3.0).eval()
+    free = LSTMHead(**kwargs).eval()
+    free.load_state_dict(clipped.state_dict())
+    clean = torch.rand(1, 12, 1, 8 + width)
+    clean[..., 8] = 1.0                                  # a person found at every step
+    wild = clean.clone()
+    wild[0, 5, 0, 8 + CHANNELS.index("torso_y")] = 40.0   # one step's person read far off every training pose
+    assert torch.equal(clipped.standardize(clean), free.standardize(clean))   # in range: read as it is
+    assert clipped.standardize(wild).abs().max() == 3.0 and free.standardize(wild).abs().max() == 40.0
+    with torch.no_grad():
+        moved = {name: (head.clip_logits(wild) - head.clip_logits(clean)).abs().max()
+                 for name, head in (("clipped", clipped), ("free", free))}
+    assert moved["clipped"] < moved["free"] / 2, moved
+    # a bundle written before the clip reads its pose unclipped; one trained now keeps the default's
+    assert load_bundle(pose_bundle).head.pose_clip == 0.0
+    meta = read_meta(pose_bundle)
+    meta["head"]["pose_clip"] = load_config().head.pose_clip
+    newer = tmp_path / "clipped.safetensors"
+    save_file(load_file(str(pose_bundle)), str(newer), metadata={"actionrec": json.dumps(meta)})
+    assert load_bundle(newer).head.pose_clip == 3.0
