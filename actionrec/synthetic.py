@@ -305,9 +305,11 @@ def _write_ucf_lists(root: Path, classes: list[str], groups: int, clips_per_grou
 def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASSES, crop_size: int = 224,
                        resize_mode: str = "center_crop", clip_steps: int = 16, hidden_size: int = 128,
                        num_layers: int = 2, cell_dim: int = 64, seed: int = 0, motion: bool = False,
-                       stream_stride: int = 1, pose: bool = False, heads: int = 1, pose_hold: int = 0) -> Path:
+                       stream_stride: int = 1, pose: bool = False, heads: int = 1, pose_hold: int = 0,
+                       pose_clip: float = 0.0) -> Path:
     """A real bundle (pretrained MobileNetV2, 3x3 grid, with the flow stream if `motion`, the
-    pose stream if `pose`, holding a lost person's pose for `pose_hold` steps) with an
+    pose stream if `pose`, holding a lost person's pose for `pose_hold` steps and clipping
+    its standardised channels at `pose_clip`) with an
     untrained head (`heads` of them: an ensemble): exercises every inference path (tests,
     benchmarks) without training. Labels are arbitrary."""
     import torch
@@ -326,7 +328,7 @@ def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASS
             "num_layers": num_layers, "dropout": 0.0, "input_dropout": 0.0, "output_dropout": 0.0,
             "cell_dim": cell_dim, "deltas": False, "motion_dim": extra,
             "skip": bool(extra), "readout": "mean" if extra else "last", "fusion": "late",
-            "pose_dim": body.channels if body else 0}
+            "pose_dim": body.channels if body else 0, **({"pose_clip": pose_clip} if pose_clip else {})}
     preprocess = Preprocess.for_backbone("mobilenet_v2", crop_size=crop_size, mode=resize_mode)
     meta = {"backbone": {"name": "mobilenet_v2", "weights": "MobileNet_V2_Weights.IMAGENET1K_V1",
                          "pooling": "grid", "grid": 3, "out_dim": 1280},

@@ -116,7 +116,8 @@ def pose_bundle(tmp_path_factory):
     from actionrec.synthetic import random_head_bundle
     return random_head_bundle(tmp_path_factory.mktemp("pose") / "pose.safetensors", class_names=["a", "b", "c"],
                               crop_size=64, resize_mode="squash", clip_steps=4, hidden_size=16,
-                              num_layers=1, cell_dim=8, motion=True, stream_stride=2, pose=True)
+                              num_layers=1, cell_dim=8, motion=True, stream_stride=2, pose=True,
+                              pose_clip=0.5)    # tight: the streaming tests below pass through the clip
 
 
 def test_labelling_with_the_pose_stream_equals_the_feature_cache_path(pose_bundle, tmp_path):
@@ -206,7 +207,6 @@ def test_a_wild_pose_step_moves_a_clipped_head_no_further_and_bundles_keep_their
     import torch
     from safetensors.torch import load_file, save_file
     from actionrec.bundle import load_bundle, read_meta
-    from actionrec.config import load_config
     from actionrec.model import LSTMHead
     width = len(CHANNELS)
     kwargs = dict(in_dim=8, num_classes=3, hidden_size=16, motion_dim=width, pose_dim=width, readout="mean")
@@ -224,10 +224,10 @@ def test_a_wild_pose_step_moves_a_clipped_head_no_further_and_bundles_keep_their
         moved = {name: (head.clip_logits(wild) - head.clip_logits(clean)).abs().max()
                  for name, head in (("clipped", clipped), ("free", free))}
     assert moved["clipped"] < moved["free"] / 2, moved
-    # a bundle written before the clip reads its pose unclipped; one trained now keeps the default's
-    assert load_bundle(pose_bundle).head.pose_clip == 0.0
+    # a bundle keeps its clip; one written before the clip existed reads its pose unclipped
+    assert load_bundle(pose_bundle).head.pose_clip == 0.5
     meta = read_meta(pose_bundle)
-    meta["head"]["pose_clip"] = load_config().head.pose_clip
-    newer = tmp_path / "clipped.safetensors"
-    save_file(load_file(str(pose_bundle)), str(newer), metadata={"actionrec": json.dumps(meta)})
-    assert load_bundle(newer).head.pose_clip == 3.0
+    del meta["head"]["pose_clip"]
+    older = tmp_path / "unclipped.safetensors"
+    save_file(load_file(str(pose_bundle)), str(older), metadata={"actionrec": json.dumps(meta)})
+    assert load_bundle(older).head.pose_clip == 0.0
