@@ -67,6 +67,11 @@ def check_label(label: str) -> str:
     return label
 
 
+def take_name(label: str, session: int, number: int, suffix: str = TAKE_SUFFIX) -> str:
+    """The file name of take `number` of `label`'s session `session`: `<label>_sNN_tMM<suffix>`."""
+    return f"{label}_s{session:02d}_t{number:02d}{suffix}"
+
+
 def next_session(class_dir: Path, label: str) -> int:
     """One more than the highest session number of `label`'s takes in `class_dir`."""
     # case-blind: on macOS and Windows `Wave` and `wave` are one folder
@@ -132,7 +137,7 @@ class TakeRecorder:
         self.on_saved = on_saved      # called with the takes saved so far after each one (the manifest)
 
     def take_path(self, number: int) -> Path:
-        return self.class_dir / f"{self.label}_s{self.session:02d}_t{number:02d}{TAKE_SUFFIX}"
+        return self.class_dir / take_name(self.label, self.session, number)
 
     def feed(self, frame: np.ndarray, ts: float) -> None:
         """One `(H, W, 3)` uint8 RGB frame at `ts` seconds."""

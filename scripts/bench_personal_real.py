@@ -36,7 +36,7 @@ from actionrec.cli import default_preset
 from actionrec.config import load_config
 from actionrec.datasets import VIDEO_EXTENSIONS
 from actionrec.pipeline import train
-from actionrec.record import TakeRecorder, record_manifest
+from actionrec.record import TakeRecorder, record_manifest, take_name
 from actionrec.streaming import build_recognizer
 from actionrec.video_io import open_video
 
@@ -59,8 +59,7 @@ def lay_out_takes(data: Path, classes: list[str], sessions: int, takes: int, min
             if seconds:
                 paths = record_takes(sources, mine / label, label, s + 1, seconds)
             else:
-                paths = [mine / label / f"{label}_s{s + 1:02d}_t{t + 1:02d}{src.suffix}"
-                         for t, src in enumerate(sources)]
+                paths = [mine / label / take_name(label, s + 1, t, src.suffix) for t, src in enumerate(sources, 1)]
                 paths[0].parent.mkdir(parents=True, exist_ok=True)
                 for src, dst in zip(sources, paths):
                     shutil.copy(src, dst)
