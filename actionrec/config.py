@@ -120,6 +120,8 @@ class StreamConfig:
     smoothing: int = 5          # predictions averaged (moving mean of probabilities)
     threshold: float = 0.5      # below this smoothed score: no action
     topk: int = 3
+    min_person_share: float = 0.5   # a bundle with a pose stream names no action on a window where a
+                                    # person is found in fewer of its steps than this (0: off)
 
 
 @dataclass
@@ -295,6 +297,9 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"train.pose_mirror must be true or false, got {cfg.train.pose_mirror!r}")
     if not isinstance(cfg.train.resume, bool):
         raise ConfigError(f"train.resume must be true or false, got {cfg.train.resume!r}")
+    share = cfg.stream.min_person_share
+    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+        raise ConfigError(f"stream.min_person_share must be a share from 0 to 1, got {share!r}")
     hold = cfg.motion.pose_hold
     if isinstance(hold, bool) or not isinstance(hold, (int, float)) or not 0 <= hold < float("inf"):
         raise ConfigError(f"motion.pose_hold must be 0 or more seconds, got {hold!r}")

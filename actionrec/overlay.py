@@ -11,6 +11,19 @@ from .streaming import Prediction
 FONT = cv2.FONT_HERSHEY_SIMPLEX
 
 
+def headline(pred: Prediction | None) -> tuple[str, tuple[int, int, int]]:
+    """The overlay's first line and its RGB colour: the label and its confidence, or why
+    there is none."""
+    grey = (200, 200, 200)
+    if pred is None or pred.warming_up:
+        return ("warming up..." if pred is not None else "waiting..."), grey
+    if pred.nobody:
+        return "no action (nobody in view)", grey
+    if pred.label is None:
+        return f"no action ({pred.score:.0%})", grey
+    return f"{pred.label} {pred.score:.0%}", (80, 255, 80)
+
+
 def draw_prediction(frame: np.ndarray, pred: Prediction | None, fps: float | None = None,
                     latency_ms: float | None = None, paused: bool = False) -> np.ndarray:
     """Annotate `(H, W, 3)` uint8 RGB in place (and return it): label and confidence,
@@ -20,12 +33,7 @@ def draw_prediction(frame: np.ndarray, pred: Prediction | None, fps: float | Non
     thick = max(1, round(scale * 2))
     panel = frame[: int(110 * scale) + 10, : min(w, int(330 * scale))]
     panel[:] = (panel * 0.45).astype(np.uint8)           # darken behind the text
-    if pred is None or pred.warming_up:
-        title, colour = "warming up..." if pred is not None else "waiting...", (200, 200, 200)
-    elif pred.label is None:
-        title, colour = f"no action ({pred.score:.0%})", (200, 200, 200)
-    else:
-        title, colour = f"{pred.label} {pred.score:.0%}", (80, 255, 80)
+    title, colour = headline(pred)
     y = int(28 * scale)
     cv2.putText(frame, title, (8, y), FONT, 0.8 * scale, colour, thick, cv2.LINE_AA)
     for name, prob in (pred.topk[:3] if pred is not None else []):

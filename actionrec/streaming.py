@@ -53,8 +53,9 @@ class Prediction:
     """What the recognizer says after one step.
 
     `label` is None when the smoothed score is below the threshold or the top class is
-    the bundle's background ("none of these") class (no known action), or while the
-    first window is still filling (`warming_up`).
+    the bundle's background ("none of these") class (no known action), while the
+    first window is still filling (`warming_up`), or, for a bundle with a pose stream,
+    when a person was found in too few of the window's steps (`nobody`).
     """
     timestamp: float                 # seconds, of the frame that made this step
     label: str | None
@@ -65,6 +66,7 @@ class Prediction:
     steps_seen: int = 0
     warming_up: bool = False
     latency_ms: float = 0.0          # preprocessing + backbone + head for this frame
+    nobody: bool = False             # a pose bundle found a person in too few of the window's steps
 
 
 class FrameGate:
@@ -99,7 +101,7 @@ class StreamingRecognizer:
     """Streaming inference over a bundle. Frames are `(H, W, 3)` uint8 RGB."""
 
     def __init__(self, bundle: Bundle, encoder=None, smoothing: int = 5, threshold: float = 0.5,
-                 topk: int = 3):
+                 topk: int = 3, min_person_share: float = 0.5):
         self.bundle = bundle
         for head in bundle.heads:
             head.eval()
@@ -111,6 +113,8 @@ class StreamingRecognizer:
         self.gate = FrameGate(float(bundle.sampling["fps"]) / stream_stride(bundle))
         self.timeline = FrameGate(float(bundle.sampling["fps"]))
         self.smoothing, self.threshold, self.topk = max(1, smoothing), threshold, topk
+        # a pose bundle's actions are people's: with nobody in view its scores read an empty pose
+        self.min_person_share = min_person_share if self.pose is not None else 0.0
         self.background = bundle.background_class
         self.windows = [HeadWindows(head, self.window) for head in bundle.heads]
         blas_threads()       # found once here (it reads the loaded libraries), not in the first step
@@ -126,6 +130,8 @@ class StreamingRecognizer:
         self.last_features: torch.Tensor | None = None   # the last step's, for `hold`
         self.age = -np.arange(self.window)   # steps seen; state k starts k steps late
         self.recent: deque = deque(maxlen=self.smoothing)
+        self.people: deque = deque(maxlen=self.window)   # per step of the window: a person found
+        self.person = False                              # in the last encoded step
         self.steps = 0
         self.gate.reset()
         self.timeline.reset()
@@ -143,6 +149,7 @@ class StreamingRecognizer:
             return None
         start = time.perf_counter()
         self.last_features = self.encode(frame)
+        self.people.append(self.person)
         raw, ready = self.step(self.last_features)
         latency = (time.perf_counter() - start) * 1000
         return self.predict(raw, ts, ready, latency)
@@ -150,6 +157,7 @@ class StreamingRecognizer:
     def hold(self, ts: float) -> Prediction:
         """Repeat the last step as a new step at `ts` (the action held on its final step), as
         `sampling.pad_indices` pads a clip offline: pads a stream shorter than one window."""
+        self.people.append(self.person)
         raw, ready = self.step(self.last_features)
         return self.predict(raw, ts, ready, 0.0)
 
@@ -161,7 +169,9 @@ class StreamingRecognizer:
             motion = self.motion(resized, self.before)
             self.before = resized[0]
         if self.pose is not None:
-            motion = join_streams(motion, self.pose(frame[None]))
+            pose = self.pose(frame[None])
+            self.person = bool(pose[0, 0, 0] > 0)       # `present`, after the encoder's hold
+            motion = join_streams(motion, pose)
         feats = join_streams(self.encoder(resized), motion)   # (1, S, D + C)
         return torch.from_numpy(feats.astype(np.float16).astype(np.float32))[None]
 
@@ -188,10 +198,11 @@ class StreamingRecognizer:
         order = np.argsort(probs)[::-1][:self.topk]
         names = self.bundle.class_names
         score = float(probs[order[0]])
-        known = ready and score >= self.threshold and names[order[0]] != self.background
+        nobody = ready and sum(self.people) < self.min_person_share * len(self.people)
+        known = ready and not nobody and score >= self.threshold and names[order[0]] != self.background
         label = names[order[0]] if known else None
         return Prediction(ts, label, score, [(names[i], float(probs[i])) for i in order], probs, raw,
-                          self.steps, not ready, latency_ms)
+                          self.steps, not ready, latency_ms, nobody)
 
 
 class LSTMStepper:
@@ -315,7 +326,8 @@ def build_recognizer(bundle: Bundle, cfg: Config) -> StreamingRecognizer:
     latency is a step's."""
     encoder = make_encoder(bundle.build_backbone(), cfg.backbone.runtime)
     recognizer = StreamingRecognizer(bundle, encoder, smoothing=cfg.stream.smoothing,
-                                     threshold=cfg.stream.threshold, topk=cfg.stream.topk)
+                                     threshold=cfg.stream.threshold, topk=cfg.stream.topk,
+                                     min_person_share=cfg.stream.min_person_share)
     crop = bundle.preprocess.crop_size
     recognizer.encode(np.zeros((crop, crop, 3), np.uint8))
     return recognizer
