@@ -15,7 +15,9 @@ without it, whole clips are copied. The head is trained with the preset, then ev
 video (other people, other places) is streamed through `StreamingRecognizer` as
 `actionrec live` does. Reported: per class, the share of steps after warm-up whose label is the video's
 class ("no action" counts as wrong), and their mean over classes; per seed, then mean
-and spread.
+and spread. A class named `none` (`data.background_class`, recorded like any other: you
+doing none of the actions) is right where a step names no action; with it, the mean over
+the other classes is reported as well (`actions`), to set beside a run without it.
 """
 
 from __future__ import annotations
@@ -86,8 +88,11 @@ def record_takes(sources: list[Path], class_dir: Path, label: str, session: int,
 
 
 def live_share(bundle_path: Path, video: Path, label: str, cfg) -> tuple[int, int]:
-    """(steps after warm-up labelled `label`, steps after warm-up) over one streamed video."""
-    recognizer = build_recognizer(load_bundle(bundle_path), cfg)
+    """(steps after warm-up labelled `label`, steps after warm-up) over one streamed video.
+    For the bundle's background class (`none`), a step is right when it names no action."""
+    bundle = load_bundle(bundle_path)
+    recognizer = build_recognizer(bundle, cfg)
+    expected = None if label == bundle.background_class else label
     right = total = 0
     with open_video(video) as reader:
         frames = reader.get_frames(range(reader.num_frames))
@@ -95,7 +100,7 @@ def live_share(bundle_path: Path, video: Path, label: str, cfg) -> tuple[int, in
             pred = recognizer.push(frame, i / reader.fps)
             if pred is not None and not pred.warming_up:
                 total += 1
-                right += pred.label == label
+                right += pred.label == expected
     return right, total
 
 
@@ -116,7 +121,10 @@ def run_seed(data: Path, classes: list[str], mine: Path, seed: int, work: Path, 
         right, total = sum(c[0] for c in counts), sum(c[1] for c in counts)
         per_class[label] = {"share": right / total if total else 0.0, "steps": total, "videos": len(counts)}
     balanced = statistics.fmean(v["share"] for v in per_class.values())
-    return {"seed": seed, "train_seconds": round(seconds, 1), "per_class": per_class, "balanced": balanced}
+    run = {"seed": seed, "train_seconds": round(seconds, 1), "per_class": per_class, "balanced": balanced}
+    if cfg.data.background_class in per_class and len(per_class) > 1:
+        run["actions"] = statistics.fmean(v["share"] for k, v in per_class.items() if k != cfg.data.background_class)
+    return run
 
 
 def main(argv: list[str] | None = None) -> dict:
@@ -139,12 +147,18 @@ def main(argv: list[str] | None = None) -> dict:
             for seed in args.seeds]
     for run in runs:
         print(f"seed {run['seed']}: " + "  ".join(f"{k} {v['share']:.2f}" for k, v in run["per_class"].items())
-              + f"  class-balanced {run['balanced']:.3f}  (training {run['train_seconds']} s)")
+              + f"  class-balanced {run['balanced']:.3f}"
+              + (f"  actions alone {run['actions']:.3f}" if "actions" in run else "")
+              + f"  (training {run['train_seconds']} s)")
     shares = [r["balanced"] for r in runs]
     out = {"config": args.config or "personal", "overrides": args.overrides, "classes": args.classes,
            "sessions": args.sessions, "takes": args.takes, "seconds": args.seconds, "runs": runs,
            "balanced_mean": statistics.fmean(shares), "balanced_spread": statistics.pstdev(shares)}
     print(f"class-balanced share of live steps right: {out['balanced_mean']:.3f} ± {out['balanced_spread']:.3f}")
+    if all("actions" in r for r in runs):
+        actions = [r["actions"] for r in runs]
+        out["actions_mean"], out["actions_spread"] = statistics.fmean(actions), statistics.pstdev(actions)
+        print(f"the actions alone (without the background class): {out['actions_mean']:.3f} ± {out['actions_spread']:.3f}")
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         tmp = args.json.with_name(f".{args.json.name}.{os.getpid()}.tmp")
