@@ -120,8 +120,8 @@ class StreamConfig:
     smoothing: int = 5          # predictions averaged (moving mean of probabilities)
     threshold: float = 0.5      # below this smoothed score: no action
     topk: int = 3
-    min_person_share: float = 0.5   # a bundle with a pose stream names no action on a window where a
-                                    # person is found in fewer of its steps than this (0: off)
+    min_person_share: float = 0.5   # a bundle whose pose alone names the action names none on a window
+                                    # where a person is found in fewer of its steps than this (0: off)
 
 
 @dataclass

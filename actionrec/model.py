@@ -175,6 +175,15 @@ class LSTMHead(nn.Module):
         return None
 
     @property
+    def pose_share(self) -> float:
+        """The pose stream's weight in the fused scores (`fuse`): 1 where the pose alone names
+        the action (the `personal` preset's `pose_weight: 1`), 0 without a stream of its own."""
+        if self.pose_chunk is None:
+            return 0.0
+        share = float(self.pose_weight) if self.three_stream else 1.0 - float(self.fusion_weight)
+        return share * (1.0 - float(self.probe_weight)) if self.probe is not None else share
+
+    @property
     def num_logits(self) -> int:
         """Logits per step before fusion: K per stream (the probe's last)."""
         return self.num_classes * (len(self.lstms) + (self.probe is not None))

@@ -54,8 +54,9 @@ class Prediction:
 
     `label` is None when the smoothed score is below the threshold or the top class is
     the bundle's background ("none of these") class (no known action), while the
-    first window is still filling (`warming_up`), or, for a bundle with a pose stream,
-    when a person was found in too few of the window's steps (`nobody`).
+    first window is still filling (`warming_up`), or, for a bundle whose pose stream
+    alone names the action, when a person was found in too few of the window's steps
+    (`nobody`).
     """
     timestamp: float                 # seconds, of the frame that made this step
     label: str | None
@@ -66,7 +67,7 @@ class Prediction:
     steps_seen: int = 0
     warming_up: bool = False
     latency_ms: float = 0.0          # preprocessing + backbone + head for this frame
-    nobody: bool = False             # a pose bundle found a person in too few of the window's steps
+    nobody: bool = False             # a pose-alone bundle found a person in too few of the window's steps
 
 
 class FrameGate:
@@ -113,8 +114,10 @@ class StreamingRecognizer:
         self.gate = FrameGate(float(bundle.sampling["fps"]) / stream_stride(bundle))
         self.timeline = FrameGate(float(bundle.sampling["fps"]))
         self.smoothing, self.threshold, self.topk = max(1, smoothing), threshold, topk
-        # a pose bundle's actions are people's: with nobody in view its scores read an empty pose
-        self.min_person_share = min_person_share if self.pose is not None else 0.0
+        # where the pose alone names the action, a window without a person has nothing to read
+        # (with the scene and the flow in the mix, as for a camera's pan, they still read it)
+        alone = self.pose is not None and all(head.pose_share > 1 - 1e-6 for head in bundle.heads)
+        self.min_person_share = min_person_share if alone else 0.0
         self.background = bundle.background_class
         self.windows = [HeadWindows(head, self.window) for head in bundle.heads]
         blas_threads()       # found once here (it reads the loaded libraries), not in the first step

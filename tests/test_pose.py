@@ -233,28 +233,34 @@ def test_a_wild_pose_step_moves_a_clipped_head_no_further_and_bundles_keep_their
     assert load_bundle(older).head.pose_clip == 0.0
 
 
-def test_live_names_no_action_once_nobody_is_in_view_and_the_scores_stay_as_they_were(pose_bundle):
-    """A pose bundle's actions are people's: after the person walks out of the frame, the
-    label is "no action (nobody in view)" instead of whatever an empty pose scores as."""
+def test_where_the_pose_alone_names_the_action_nobody_in_view_reads_no_action(pose_bundle):
+    """With the pose alone naming the action (the `personal` preset), a person who walks
+    out of the frame leaves "no action (nobody in view)" instead of whatever an empty pose
+    scores as; where the scene and the flow share the reading, they still name it."""
+    import torch
     from actionrec.bundle import load_bundle
     from actionrec.config import load_config
     from actionrec.overlay import headline
     from actionrec.streaming import build_recognizer
     frames = waving(40) + [np.full((160, 160, 3), 200, np.uint8)] * 40   # then an empty room
-    runs = {}
-    for share in (0.5, 0.0):
-        rec = build_recognizer(load_bundle(pose_bundle), load_config(None, ["stream.threshold=0",
-                                                                            f"stream.min_person_share={share}"]))
-        runs[share] = [p for i, f in enumerate(frames) if (p := rec.push(f, i / FPS)) is not None]
-    on, off = runs[0.5], runs[0.0]
-    ready = [i for i, p in enumerate(on) if not p.warming_up]
-    in_view = [i for i in ready if on[i].timestamp < 40 / FPS]
-    gone = [i for i in ready if on[i].timestamp >= 60 / FPS]            # the window holds nobody
+
+    def stream(pose_alone: bool, share: float):
+        bundle = load_bundle(pose_bundle)
+        if pose_alone:
+            with torch.no_grad():
+                bundle.head.fusion_weight.fill_(0.0)
+                bundle.head.pose_weight.fill_(1.0)
+        rec = build_recognizer(bundle, load_config(None, ["stream.threshold=0", f"stream.min_person_share={share}"]))
+        return [p for i, f in enumerate(frames) if (p := rec.push(f, i / FPS)) is not None]
+    alone, off, fused = stream(True, 0.5), stream(True, 0.0), stream(False, 0.5)
+    ready = [i for i, p in enumerate(alone) if not p.warming_up]
+    in_view = [i for i in ready if alone[i].timestamp < 40 / FPS]
+    gone = [i for i in ready if alone[i].timestamp >= 60 / FPS]          # the window holds nobody
     assert in_view and gone
-    assert all(on[i].label is not None and not on[i].nobody for i in in_view)
-    assert all(on[i].label is None and on[i].nobody for i in gone)
-    assert all(off[i].label is not None and not off[i].nobody for i in gone)   # 0: off
-    for a, b in zip(on, off):                                            # only the label changes
+    assert all(alone[i].label is not None and not alone[i].nobody for i in in_view)
+    assert all(alone[i].label is None and alone[i].nobody for i in gone)
+    assert all(run[i].label is not None and not run[i].nobody for run in (off, fused) for i in gone)
+    for a, b in zip(alone, off):                                         # only the label changes
         np.testing.assert_array_equal(a.probs, b.probs)
-    assert headline(on[gone[0]])[0] == "no action (nobody in view)"
-    assert headline(on[in_view[-1]])[0].startswith(on[in_view[-1]].label)
+    assert headline(alone[gone[0]])[0] == "no action (nobody in view)"
+    assert headline(alone[in_view[-1]])[0].startswith(alone[in_view[-1]].label)
