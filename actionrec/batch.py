@@ -154,6 +154,8 @@ def label_video(path: str | Path, recognizer: StreamingRecognizer, topk: int = 3
     frame is decoded and an annotated copy is written there (removed if the video fails).
     Row: path, label, score, topk ([[name, prob], ...], `topk` long), duration (s),
     frames, steps, error (None), and `segments` when asked (see `label_segments`).
+    `label` is None (no action) where the bundle's pose alone names the action and no
+    window found a person (`Prediction.nobody`), as `live` shows it; the scores stay.
     """
     recognizer.reset()
     try:
@@ -167,6 +169,8 @@ def label_video(path: str | Path, recognizer: StreamingRecognizer, topk: int = 3
     probs = np.mean([p.raw_probs for p in windows], axis=0)
     row = video_row(path, probs, recognizer.bundle.class_names, topk)
     row.update(duration=round(video.duration, 3), frames=video.num_frames, steps=len(preds))
+    if all(p.nobody for p in windows):
+        row["label"] = None
     if segments:
         row["segments"] = label_segments(preds, video.duration, recognizer.bundle.class_names)
     return row
@@ -492,12 +496,12 @@ def run_label(bundle_path: str | Path, inputs: list[str], out: str | Path, cfg, 
         reason, code = ending(exc)
         print(format_summary(kept.labelled, len(videos) - len(todo), kept.failed, results.path,
                              f"label: {reason}", annotate_dir,
-                             "every row written is complete; the same command again resumes"))
+                             "every row written is complete; the same command again resumes", kept.nobody))
         return code
     bar.close()
     print(format_summary(kept.labelled, len(videos) - len(todo), kept.failed, results.path, "label: done",
                          annotate_dir, "fix or remove the failed videos; the same command again retries them"
-                         if kept.failed else None))
+                         if kept.failed else None, kept.nobody))
     return 1 if kept.failed else 0
 
 
@@ -520,7 +524,7 @@ class _KeptRows:
 
     def __init__(self, results: ResultsFile, copies: dict[str, Path]):
         self.results, self.copies = results, copies
-        self.labelled, self.failed = 0, {}
+        self.labelled, self.failed, self.nobody = 0, {}, []
 
     def keep(self, row: dict) -> None:
         target = self.copies.get(row["path"])
@@ -535,6 +539,8 @@ class _KeptRows:
             self.failed[row["path"]] = row["error"]
         else:
             self.labelled += 1
+            if row["label"] is None:
+                self.nobody.append(row["path"])
 
 
 def _label_here(bundle: Bundle, cfg, jobs: list[tuple[Path, Path | None]], options: dict) -> Iterator[dict]:
@@ -602,10 +608,13 @@ def _label_in_worker(video: str, copy: Path | None) -> dict:
 
 
 def format_summary(labelled: int, skipped: int, failed: dict[str, str], out: Path, title: str = "label: done",
-                   annotate_dir: str | Path | None = None, next_step: str | None = None) -> str:
+                   annotate_dir: str | Path | None = None, next_step: str | None = None,
+                   nobody: Iterable[str] = ()) -> str:
     """The summary block: `labelled N, skipped (already done) M, failed F`, one line per
-    failed path, where the results are, what to do next."""
+    failed path and per video labelled "no action" because nobody was in view, where the
+    results are, what to do next."""
     return summary_block(title, [("videos", f"labelled {labelled}, skipped (already done) {skipped}, "
                                             f"failed {len(failed)}"),
                                  ("results", out), ("annotated", annotate_dir)], next_step,
-                         notes=[f"failed: {path}: {reason}" for path, reason in failed.items()])
+                         notes=[f"failed: {path}: {reason}" for path, reason in failed.items()]
+                         + [f"no action: {path}: nobody in view" for path in nobody])

@@ -306,10 +306,11 @@ def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASS
                        resize_mode: str = "center_crop", clip_steps: int = 16, hidden_size: int = 128,
                        num_layers: int = 2, cell_dim: int = 64, seed: int = 0, motion: bool = False,
                        stream_stride: int = 1, pose: bool = False, heads: int = 1, pose_hold: int = 0,
-                       pose_clip: float = 0.0) -> Path:
+                       pose_clip: float = 0.0, pose_alone: bool = False) -> Path:
     """A real bundle (pretrained MobileNetV2, 3x3 grid, with the flow stream if `motion`, the
     pose stream if `pose`, holding a lost person's pose for `pose_hold` steps and clipping
-    its standardised channels at `pose_clip`) with an
+    its standardised channels at `pose_clip`; with `pose_alone`, the pose's weight 1, as the
+    `personal` preset trains it) with an
     untrained head (`heads` of them: an ensemble): exercises every inference path (tests,
     benchmarks) without training. Labels are arbitrary."""
     import torch
@@ -344,7 +345,9 @@ def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASS
         if extra:   # a skip path and standardisation that are not the identity, so both are exercised
             with torch.no_grad():
                 model.skip.weight.normal_(std=0.05)
-                model.fusion_weight.fill_(0.3)
+                model.fusion_weight.fill_(0.0 if pose_alone else 0.3)
+                if pose_alone:
+                    model.pose_weight.fill_(1.0)
                 model.set_standardization(torch.full((1280 + extra,), 0.1), torch.full((1280 + extra,), 2.0))
         models.append(model)
     return save_bundle(path, models, None, meta)

@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -233,26 +235,30 @@ def test_a_wild_pose_step_moves_a_clipped_head_no_further_and_bundles_keep_their
     assert load_bundle(older).head.pose_clip == 0.0
 
 
-def test_where_the_pose_alone_names_the_action_nobody_in_view_reads_no_action(pose_bundle):
+@pytest.fixture(scope="module")
+def pose_alone_bundle(tmp_path_factory):
+    """The `pose_bundle`'s head with the pose's weight 1, as the `personal` preset trains it."""
+    from actionrec.synthetic import random_head_bundle
+    return random_head_bundle(tmp_path_factory.mktemp("alone") / "alone.safetensors", class_names=["a", "b", "c"],
+                              crop_size=64, resize_mode="squash", clip_steps=4, hidden_size=16,
+                              num_layers=1, cell_dim=8, motion=True, stream_stride=2, pose=True, pose_alone=True)
+
+
+def test_where_the_pose_alone_names_the_action_nobody_in_view_reads_no_action(pose_bundle, pose_alone_bundle):
     """With the pose alone naming the action (the `personal` preset), a person who walks
     out of the frame leaves "no action (nobody in view)" instead of whatever an empty pose
     scores as; where the scene and the flow share the reading, they still name it."""
-    import torch
     from actionrec.bundle import load_bundle
     from actionrec.config import load_config
     from actionrec.overlay import headline
     from actionrec.streaming import build_recognizer
     frames = waving(40) + [np.full((160, 160, 3), 200, np.uint8)] * 40   # then an empty room
 
-    def stream(pose_alone: bool, share: float):
-        bundle = load_bundle(pose_bundle)
-        if pose_alone:
-            with torch.no_grad():
-                bundle.head.fusion_weight.fill_(0.0)
-                bundle.head.pose_weight.fill_(1.0)
-        rec = build_recognizer(bundle, load_config(None, ["stream.threshold=0", f"stream.min_person_share={share}"]))
+    def stream(bundle, share: float):
+        rec = build_recognizer(load_bundle(bundle), load_config(None, ["stream.threshold=0",
+                                                                       f"stream.min_person_share={share}"]))
         return [p for i, f in enumerate(frames) if (p := rec.push(f, i / FPS)) is not None]
-    alone, off, fused = stream(True, 0.5), stream(True, 0.0), stream(False, 0.5)
+    alone, off, fused = stream(pose_alone_bundle, 0.5), stream(pose_alone_bundle, 0.0), stream(pose_bundle, 0.5)
     ready = [i for i, p in enumerate(alone) if not p.warming_up]
     in_view = [i for i in ready if alone[i].timestamp < 40 / FPS]
     gone = [i for i in ready if alone[i].timestamp >= 60 / FPS]          # the window holds nobody
@@ -264,3 +270,17 @@ def test_where_the_pose_alone_names_the_action_nobody_in_view_reads_no_action(po
         np.testing.assert_array_equal(a.probs, b.probs)
     assert headline(alone[gone[0]])[0] == "no action (nobody in view)"
     assert headline(alone[in_view[-1]])[0].startswith(alone[in_view[-1]].label)
+
+
+def test_batch_labelling_names_no_action_for_a_video_with_nobody_in_it(pose_alone_bundle, tmp_path):
+    from test_batch import label, read_jsonl
+    person = write_person_video(tmp_path / "wave.avi", 40)
+    empty = write_video(tmp_path / "empty_room.avi", [np.full((160, 160, 3), 200, np.uint8)] * 40, FPS)
+    out = tmp_path / "labels.jsonl"
+    code, printed = label(pose_alone_bundle, person, empty, "--out", out)
+    rows = {Path(r["path"]).name: r for r in read_jsonl(out)}
+    assert code == 0
+    assert rows["wave.avi"]["label"] in "abc"
+    assert rows["empty_room.avi"]["label"] is None and rows["empty_room.avi"]["error"] is None
+    assert len(rows["empty_room.avi"]["topk"]) == 3                     # the scores are still there
+    assert f"no action: {empty}: nobody in view" in printed and "wave.avi: nobody" not in printed
