@@ -134,7 +134,6 @@ class StreamingRecognizer:
         self.age = -np.arange(self.window)   # steps seen; state k starts k steps late
         self.recent: deque = deque(maxlen=self.smoothing)
         self.people: deque = deque(maxlen=self.window)   # per step of the window: a person found
-        self.person = False                              # in the last encoded step
         self.steps = 0
         self.gate.reset()
         self.timeline.reset()
@@ -152,7 +151,6 @@ class StreamingRecognizer:
             return None
         start = time.perf_counter()
         self.last_features = self.encode(frame)
-        self.people.append(self.person)
         raw, ready = self.step(self.last_features)
         latency = (time.perf_counter() - start) * 1000
         return self.predict(raw, ts, ready, latency)
@@ -160,7 +158,6 @@ class StreamingRecognizer:
     def hold(self, ts: float) -> Prediction:
         """Repeat the last step as a new step at `ts` (the action held on its final step), as
         `sampling.pad_indices` pads a clip offline: pads a stream shorter than one window."""
-        self.people.append(self.person)
         raw, ready = self.step(self.last_features)
         return self.predict(raw, ts, ready, 0.0)
 
@@ -172,9 +169,7 @@ class StreamingRecognizer:
             motion = self.motion(resized, self.before)
             self.before = resized[0]
         if self.pose is not None:
-            pose = self.pose(frame[None])
-            self.person = bool(pose[0, 0, 0] > 0)       # `present`, after the encoder's hold
-            motion = join_streams(motion, pose)
+            motion = join_streams(motion, self.pose(frame[None]))
         feats = join_streams(self.encoder(resized), motion)   # (1, S, D + C)
         return torch.from_numpy(feats.astype(np.float16).astype(np.float32))[None]
 
@@ -182,7 +177,10 @@ class StreamingRecognizer:
     def step(self, features: torch.Tensor) -> tuple[np.ndarray, bool]:
         """Advance every staggered state by one step; the probabilities of the state that
         has now seen a full window (or, while warming up, the oldest one): the mean of the
-        heads' (one head, or an ensemble's)."""
+        heads' (one head, or an ensemble's). Notes whether the step found a person
+        (`present`, after the pose hold) where `min_person_share` needs it."""
+        if self.min_person_share:
+            self.people.append(bool(features[0, 0, 0, self.bundle.head.pose_start] > 0))
         fresh = self.age <= 0   # starting now, or not started yet: kept at zero
         self.age = self.age + 1
         oldest = int(np.argmax(self.age))
