@@ -258,6 +258,11 @@ BOOL_CHOICES = {
 }
 
 
+def is_number(value) -> bool:
+    """An int or a float, not a bool (YAML's `true` is an int to Python)."""
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def validate(cfg: Config) -> None:
     for (section, key), allowed in CHOICES.items():
         value = getattr(getattr(cfg, section), key)
@@ -289,7 +294,7 @@ def validate(cfg: Config) -> None:
     if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1:
         raise ConfigError(f"head.ensemble must be a whole number of heads, at least 1, got {heads!r}")
     clip = cfg.head.pose_clip
-    if isinstance(clip, bool) or not isinstance(clip, (int, float)) or not 0 <= clip < float("inf"):
+    if not is_number(clip) or not 0 <= clip < float("inf"):
         raise ConfigError(f"head.pose_clip must be 0 (no clip) or a positive number of stds, got {clip!r}")
     if not isinstance(cfg.head.pose_stats, bool):
         raise ConfigError(f"head.pose_stats must be true or false, got {cfg.head.pose_stats!r}")
@@ -298,10 +303,10 @@ def validate(cfg: Config) -> None:
     if not isinstance(cfg.train.resume, bool):
         raise ConfigError(f"train.resume must be true or false, got {cfg.train.resume!r}")
     share = cfg.stream.min_person_share
-    if isinstance(share, bool) or not isinstance(share, (int, float)) or not 0 <= share <= 1:
+    if not is_number(share) or not 0 <= share <= 1:
         raise ConfigError(f"stream.min_person_share must be a share from 0 to 1, got {share!r}")
     hold = cfg.motion.pose_hold
-    if isinstance(hold, bool) or not isinstance(hold, (int, float)) or not 0 <= hold < float("inf"):
+    if not is_number(hold) or not 0 <= hold < float("inf"):
         raise ConfigError(f"motion.pose_hold must be 0 or more seconds, got {hold!r}")
     if not isinstance(cfg.record.countdown, (int, float)) or cfg.record.countdown < 0:
         raise ConfigError(f"record.countdown must be 0 or more seconds, got {cfg.record.countdown!r}")
