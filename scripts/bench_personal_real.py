@@ -39,7 +39,7 @@ from actionrec.config import load_config
 from actionrec.datasets import VIDEO_EXTENSIONS
 from actionrec.pipeline import train
 from actionrec.record import TakeRecorder, record_manifest, take_name
-from actionrec.streaming import build_recognizer
+from actionrec.streaming import StreamingRecognizer, build_recognizer
 from actionrec.video_io import open_video
 
 
@@ -87,12 +87,12 @@ def record_takes(sources: list[Path], class_dir: Path, label: str, session: int,
     return recorder.saved
 
 
-def live_share(bundle_path: Path, video: Path, label: str, cfg) -> tuple[int, int]:
-    """(steps after warm-up labelled `label`, steps after warm-up) over one streamed video.
-    For the bundle's background class (`none`), a step is right when it names no action."""
-    bundle = load_bundle(bundle_path)
-    recognizer = build_recognizer(bundle, cfg)
-    expected = None if label == bundle.background_class else label
+def live_share(recognizer: StreamingRecognizer, video: Path, label: str) -> tuple[int, int]:
+    """(steps after warm-up labelled `label`, steps after warm-up) over one video streamed
+    from a fresh start. For the bundle's background class (`none`), a step is right when
+    it names no action."""
+    recognizer.reset()
+    expected = None if label == recognizer.background else label
     right = total = 0
     with open_video(video) as reader:
         frames = reader.get_frames(range(reader.num_frames))
@@ -115,9 +115,10 @@ def run_seed(data: Path, classes: list[str], mine: Path, seed: int, work: Path, 
         result = train(mine, cfg, work / f"personal-{seed}.safetensors", progress=False)
     seconds = time.perf_counter() - start
     shutil.rmtree(result.run_dir, ignore_errors=True)   # its checkpoints; the bundle is kept
+    recognizer = build_recognizer(load_bundle(result.bundle), cfg)
     per_class = {}
     for label in classes:
-        counts = [live_share(result.bundle, v, label, cfg) for v in videos_of(data / "test" / label)]
+        counts = [live_share(recognizer, v, label) for v in videos_of(data / "test" / label)]
         right, total = sum(c[0] for c in counts), sum(c[1] for c in counts)
         per_class[label] = {"share": right / total if total else 0.0, "steps": total, "videos": len(counts)}
     balanced = statistics.fmean(v["share"] for v in per_class.values())
