@@ -55,6 +55,7 @@ class MotionConfig:
     colour: bool = False        # flow on the copy's Lab planes too (hue edges), not on grey alone
     pose: str = "auto"          # off | on | auto: the body pose per step, read beside the flow (auto: when the training videos show people)
     pose_hold: float = 1.0      # seconds a step where nobody is found keeps the last pose found (detector drop-outs); 0: off
+    pose_track: bool = True     # a step after one with a person looks for it where it was (no detector flips or drop-outs)
 
 
 @dataclass
@@ -298,6 +299,8 @@ def validate(cfg: Config) -> None:
         raise ConfigError(f"head.pose_clip must be 0 (no clip) or a positive number of stds, got {clip!r}")
     if not isinstance(cfg.head.pose_stats, bool):
         raise ConfigError(f"head.pose_stats must be true or false, got {cfg.head.pose_stats!r}")
+    if not isinstance(cfg.motion.pose_track, bool):
+        raise ConfigError(f"motion.pose_track must be true or false, got {cfg.motion.pose_track!r}")
     if not isinstance(cfg.train.pose_mirror, bool):
         raise ConfigError(f"train.pose_mirror must be true or false, got {cfg.train.pose_mirror!r}")
     if not isinstance(cfg.train.resume, bool):

@@ -129,7 +129,7 @@ def feature_source(cfg: Config, train_videos: list | None = None) -> FeatureSour
     m = cfg.motion
     motion = flow_spec(m.stream, m.size, m.preset, b.pooling, b.grid, m.colour)
     pose = pose_spec(m.pose, b.grid if b.pooling == "grid" else 1, train_videos or [], cfg.data.reader,
-                     round(m.pose_hold * cfg.sampling.fps))
+                     round(m.pose_hold * cfg.sampling.fps), m.pose_track)
     return FeatureSource.create(backbone, preprocess, cfg.sampling.fps, cfg.cache.dir, b.batch_size,
                                 cfg.data.reader, b.runtime, motion, b.parallel_videos, pose)
 

@@ -9,11 +9,15 @@ backbone's resize, so a squashed frame does not bend the angles.
 
 The pose is MediaPipe's BlazePose (Apache-2.0; `pose_detection.tflite` and
 `pose_landmark_full.tflite`, as shipped in the `mediapipe` 0.10.14 wheel, fetched by
-`actionrec fetch-weights`), run with LiteRT, one step at a time and with no tracking
-between steps, so a frame's pose never depends on the frames before it (streaming
-equals offline): the detector finds the person (its two keypoints: the hips' centre
-and a point that sets the body's size and tilt), the landmark model reads the 33
-landmarks from the rotated square around them.
+`actionrec fetch-weights`), run with LiteRT: the detector finds the person (its two
+keypoints: the hips' centre and a point that sets the body's size and tilt), the landmark
+model reads the 33 landmarks from the rotated square around them. With tracking
+(`PoseSpec.track`, as MediaPipe runs it), a step after one that found a person skips the
+detector: the landmark model reads the square that the last step's own two alignment
+landmarks set, and the detector runs again only where it finds nobody there. A hanging
+or blurred body that the detector misses keeps its landmarks, and a body the detector
+would see upside down for a step keeps its way up (`docs/accuracy.md`). The encoder
+steps through the timeline in order, offline as live, so streaming still equals offline.
 
 Channels (`CHANNELS`): `present` (1 with a person, else every channel is 0); eight
 joint angles (elbows, knees, hips, shoulders; from the model's 3-D landmarks, so they do
@@ -94,16 +98,21 @@ class PoseSpec:
     model: str = "blazepose_full"
     version: int = FEATURES_VERSION   # of the channels (`READABLE_VERSIONS`)
     hold: int = 0                  # timeline steps a step where nobody is found keeps the last pose found
+    track: bool = False            # a step after one with a person reads the square its landmarks set
 
     @property
     def channels(self) -> int:
         return len(CHANNELS)
 
     def to_meta(self) -> dict:
-        """The bundle's `pose` entry (`from_meta` reads it back); without a hold, as before it
-        existed (earlier caches and bundles keep their keys)."""
+        """The bundle's `pose` entry (`from_meta` reads it back); without a hold or tracking,
+        as before they existed (earlier caches and bundles keep their keys)."""
         meta = {"model": self.model, "grid": self.grid, "channels": list(CHANNELS), "version": self.version}
-        return {**meta, "hold": self.hold} if self.hold else meta
+        if self.hold:
+            meta["hold"] = self.hold
+        if self.track:
+            meta["track"] = True
+        return meta
 
     @classmethod
     def from_meta(cls, meta: dict | None) -> "PoseSpec | None":
@@ -115,7 +124,7 @@ class PoseSpec:
         if version not in READABLE_VERSIONS:
             raise ConfigError(f"pose features version {version} (the bundle's) is not one this actionrec "
                               f"reads ({', '.join(map(str, READABLE_VERSIONS))}): train the bundle again")
-        return cls(meta["grid"], meta["model"], version, int(meta.get("hold", 0)))
+        return cls(meta["grid"], meta["model"], version, int(meta.get("hold", 0)), bool(meta.get("track", False)))
 
 
 def ssd_anchors() -> np.ndarray:
@@ -145,6 +154,7 @@ class Pose(NamedTuple):
     """One person's 33 BlazePose landmarks."""
     image: np.ndarray    # (33, 4): x, y, z in the frame's pixels (z on x's scale), visibility in [0, 1]
     world: np.ndarray    # (33, 3): metres about the hips' centre (the angles are read from these)
+    alignment: np.ndarray | None = None   # (2, 2) frame pixels: hips' centre, size-and-tilt point (tracking)
 
 
 class PoseEstimator:
@@ -187,11 +197,21 @@ class PoseEstimator:
         points = points.sum(0) * DETECTOR_SIZE - (pad_x, pad_y)
         return points / scale, float(scores[best])
 
-    def __call__(self, frame: np.ndarray) -> Pose | None:
+    def __call__(self, frame: np.ndarray, alignment: np.ndarray | None = None) -> Pose | None:
+        """The person in `frame`; with `alignment` (the last step's `Pose.alignment`), the
+        landmarks are read where it places the body first, and the detector runs only when
+        nobody is there."""
+        if alignment is not None:
+            pose = self.landmarks(frame, alignment)
+            if pose is not None:
+                return pose
         found = self.detect(frame)
-        if found is None:
-            return None
-        (hip, top), _ = found
+        return None if found is None else self.landmarks(frame, found[0])
+
+    def landmarks(self, frame: np.ndarray, alignment: np.ndarray) -> Pose | None:
+        """The landmark model on the rotated square that `alignment` `(2, 2)` (hips' centre,
+        size-and-tilt point, frame pixels) sets; None where it finds nobody."""
+        hip, top = alignment
         size = 2.0 * np.linalg.norm(top - hip) * 1.25            # the body's circle, with a margin
         angle = np.pi / 2 - np.arctan2(-(top[1] - hip[1]), top[0] - hip[0])
         rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]], np.float32)
@@ -203,12 +223,12 @@ class PoseEstimator:
         out = self._run(self.landmarker, crop.astype(np.float32) / 255.0)
         if float(out["Identity_1"].ravel()[0]) < MIN_SCORE:       # the model's "a person is there"
             return None
-        points, world = out["Identity"].reshape(39, 5)[:33], out["Identity_4"]   # 33 body landmarks, then 6 aux
+        points = out["Identity"].reshape(39, 5)   # 33 body landmarks, then 6 aux: 33, 34 align the next square
         xy = points[:, :2] @ to_frame[:, :2].T + to_frame[:, 2]
-        z = points[:, 2:3] * (size / LANDMARK_SIZE)
-        visibility = 0.5 + 0.5 * np.tanh(points[:, 3:4] / 2)
-        return Pose(np.concatenate([xy, z, visibility], axis=1).astype(np.float32),
-                    world.reshape(39, 3)[:33].astype(np.float32))
+        z = points[:33, 2:3] * (size / LANDMARK_SIZE)
+        visibility = 0.5 + 0.5 * np.tanh(points[:33, 3:4] / 2)
+        return Pose(np.concatenate([xy[:33], z, visibility], axis=1).astype(np.float32),
+                    out["Identity_4"].reshape(39, 3)[:33].astype(np.float32), xy[33:35].astype(np.float32))
 
 
 def _iou(centres: np.ndarray, sizes: np.ndarray, best: int) -> np.ndarray:
@@ -295,14 +315,21 @@ class PoseEncoder:
         self.reset()
 
     def reset(self) -> None:
-        """A new video or stream: no pose to hold."""
+        """A new video or stream: no pose to hold, nobody to track."""
         self.last: np.ndarray | None = None
         self.held = 0
+        self.alignment: np.ndarray | None = None
 
     def __call__(self, frames) -> np.ndarray:
-        feats = np.stack([self.fill(pose_features(self.estimator(np.ascontiguousarray(f)), self.spec.version))
-                          for f in frames])
+        feats = np.stack([self.fill(pose_features(self.estimate(f), self.spec.version)) for f in frames])
         return np.repeat(feats[:, None], self.spec.grid * self.spec.grid, axis=1)
+
+    def estimate(self, frame: np.ndarray) -> Pose | None:
+        """The next step's pose; with `spec.track`, looked for where the last step's was."""
+        pose = self.estimator(np.ascontiguousarray(frame), self.alignment)
+        if self.spec.track:
+            self.alignment = None if pose is None else pose.alignment
+        return pose
 
     def fill(self, step: np.ndarray) -> np.ndarray:
         """`(P,)` channels of the next step, the last pose found in place of nobody while the hold lasts."""
@@ -314,18 +341,19 @@ class PoseEncoder:
         return step
 
 
-def pose_spec(mode: str, grid: int, train_videos: list, reader: str = "auto", hold: int = 0) -> PoseSpec | None:
+def pose_spec(mode: str, grid: int, train_videos: list, reader: str = "auto", hold: int = 0,
+              track: bool = False) -> PoseSpec | None:
     """The pose stream `motion.pose` asks for: `on`, `off`, or `auto`: on when the detector
     finds a person in the middle frame of at least `AUTO_SHARE` of up to `AUTO_VIDEOS`
-    training videos (spread over the list), and the pose models are at hand. `hold`:
-    `PoseSpec.hold`."""
+    training videos (spread over the list), and the pose models are at hand. `hold`,
+    `track`: `PoseSpec`'s."""
     if mode not in MODES:
         raise ConfigError(f"motion.pose={mode!r} is not one of {', '.join(MODES)}")
     if mode == "off" or (mode == "auto" and not train_videos):
         return None
     if mode == "on":
         thread_estimator()          # the models are there, or a clear error now rather than mid-run
-        return PoseSpec(grid, hold=hold)
+        return PoseSpec(grid, hold=hold, track=track)
     try:
         estimator = thread_estimator()
     except (WeightsError, ImportError) as exc:
@@ -336,7 +364,7 @@ def pose_spec(mode: str, grid: int, train_videos: list, reader: str = "auto", ho
     share = float(np.mean(found)) if found else 0.0
     log.info("pose stream %s: a person in %d of %d sampled training videos", "on" if share >= AUTO_SHARE
              else "off", sum(found), len(found))
-    return PoseSpec(grid, hold=hold) if found and share >= AUTO_SHARE else None
+    return PoseSpec(grid, hold=hold, track=track) if found and share >= AUTO_SHARE else None
 
 
 def _middle_frames(videos, reader: str):

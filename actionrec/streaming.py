@@ -140,13 +140,14 @@ class StreamingRecognizer:
 
     def push(self, frame: np.ndarray, ts: float) -> Prediction | None:
         """Feed one frame; a Prediction when the frame was taken as a step, else None."""
-        holds = self.pose is not None and self.pose.spec.hold > 0
+        # a pose held or tracked depends on the steps before: every timeline step runs it, as offline
+        holds = self.pose is not None and (self.pose.spec.hold > 0 or self.pose.spec.track)
         on_timeline = (self.motion is not None or holds) and self.timeline.accept(ts)
         if not self.gate.accept(ts):
             if on_timeline:   # a timeline step between streamed ones (`stream_stride` > 1)
                 if self.motion is not None:      # the frame a later step's flow starts from
                     self.before = self.preprocess(frame[None])[0]
-                if holds:                        # the pose a later step may hold, as the cache's timeline has it
+                if holds:                        # the pose a later step may hold or track from
                     self.pose(frame[None])
             return None
         start = time.perf_counter()

@@ -70,7 +70,8 @@ def test_a_bare_boolean_for_a_setting_that_has_no_on_or_off_names_the_setting():
 @pytest.mark.parametrize("setting, key", [("head.pose_hidden_size=0", "head.pose_hidden_size"),
                                           ("head.pose_hidden_size=2.5", "head.pose_hidden_size"),
                                           ("head.pose_stats=3", "head.pose_stats"),
-                                          ("train.pose_mirror=sometimes", "train.pose_mirror")])
+                                          ("train.pose_mirror=sometimes", "train.pose_mirror"),
+                                          ("motion.pose_track=2", "motion.pose_track")])
 def test_the_pose_stream_s_settings_are_checked_by_name(setting, key):
     with pytest.raises(ConfigError, match=key):
         load_config(None, [setting])

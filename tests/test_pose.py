@@ -169,6 +169,46 @@ def test_labelling_with_a_pose_hold_equals_the_feature_cache_path(tmp_path):
     assert steps.all() and not PoseEncoder(PoseSpec(3))([frames[15]]).any()   # the hold filled the gap
 
 
+def test_a_tracked_person_is_read_through_motion_blur_and_one_who_leaves_reads_nobody():
+    """With tracking, a step after one that found a person reads the landmarks where it
+    was: a blurred frame the detector misses still gives the raised arms. An empty frame
+    still reads nobody (no ghost of the last pose), and after it the detector finds the
+    person again, as without tracking."""
+    blank = np.full((160, 160, 3), 200, np.uint8)
+    blurred = cv2.GaussianBlur(draw_person(0.7, 160), (0, 0), 7)
+    frames = [draw_person(0.2, 160), blurred, blank, draw_person(0.2, 160)]
+    tracked = PoseEncoder(PoseSpec(1, track=True))(frames)[:, 0]
+    plain = PoseEncoder(PoseSpec(1))(frames)[:, 0]
+    assert tracked[1, 0] == 1 and not plain[1].any()           # read only where it was
+    assert tracked[1, WRIST_Y].min() < tracked[0, WRIST_Y].min() - 0.5   # the arm raised, not the last pose
+    assert not tracked[2].any()
+    np.testing.assert_array_equal(tracked[[0, 3]], plain[[0, 3]])
+    encoder = PoseEncoder(PoseSpec(1, track=True))
+    encoder(frames[:1])
+    encoder.reset()                                            # a new video tracks nobody from the last
+    assert not encoder([blurred]).any()
+
+
+def test_labelling_with_a_tracked_pose_equals_the_feature_cache_path(tmp_path):
+    """Streamed steps two timeline steps apart: the pose is tracked through the timeline
+    steps between them too, as the cache's timeline tracks it."""
+    from test_batch import cached_video_probs, label, read_jsonl
+
+    from actionrec.synthetic import random_head_bundle
+    bundle = random_head_bundle(tmp_path / "track.safetensors", class_names=["a", "b", "c"], crop_size=64,
+                                resize_mode="squash", clip_steps=4, hidden_size=16, num_layers=1, cell_dim=8,
+                                motion=True, stream_stride=2, pose=True, pose_track=True)
+    frames = waving(40)
+    for i in range(3, 40, 6):                                 # blurred frames only tracking reads
+        frames[i] = cv2.GaussianBlur(frames[i], (0, 0), 7)
+    video = write_video(tmp_path / "blur.avi", frames, FPS)
+    out = tmp_path / "labels.jsonl"
+    code, _ = label(bundle, video, "--out", out, "--top-k", 3)
+    assert code == 0
+    topk = dict(read_jsonl(out)[0]["topk"])
+    np.testing.assert_allclose([topk[c] for c in "abc"], cached_video_probs(bundle, video), atol=1e-4)
+
+
 def test_a_torso_seen_end_on_keeps_the_channels_in_range(estimator):
     """Bent towards the camera, the shoulders sit on the hips: the body's width sets the
     scale instead, and no channel runs off to hundreds of torso lengths."""
