@@ -148,25 +148,32 @@ def test_a_person_lost_for_a_step_or_two_keeps_their_last_pose_then_reads_nobody
     assert not encoder([blank]).any()
 
 
-def test_labelling_with_a_pose_hold_equals_the_feature_cache_path(tmp_path):
-    """The person vanishes for a few frames mid-video; streamed steps two timeline steps
-    apart still hold the pose the cache's timeline holds."""
+def assert_labelling_equals_the_feature_cache_path(tmp_path, frames, **pose):
+    """`actionrec label` on a video of `frames` with a bundle whose pose stream has
+    `pose` (`random_head_bundle`'s pose settings), streamed steps two timeline steps
+    apart, gives the scores the feature cache's timeline gives."""
     from test_batch import cached_video_probs, label, read_jsonl
 
     from actionrec.synthetic import random_head_bundle
-    bundle = random_head_bundle(tmp_path / "hold.safetensors", class_names=["a", "b", "c"], crop_size=64,
+    bundle = random_head_bundle(tmp_path / "pose.safetensors", class_names=["a", "b", "c"], crop_size=64,
                                 resize_mode="squash", clip_steps=4, hidden_size=16, num_layers=1, cell_dim=8,
-                                motion=True, stream_stride=2, pose=True, pose_hold=3)
-    frames = waving(40)
-    frames[12:20] = [np.full_like(frames[0], 200)] * 8          # nobody for 0.32 s: 2-3 timeline steps
-    video = write_video(tmp_path / "gap.avi", frames, FPS)
+                                motion=True, stream_stride=2, pose=True, **pose)
+    video = write_video(tmp_path / "person.avi", frames, FPS)
     out = tmp_path / "labels.jsonl"
     code, _ = label(bundle, video, "--out", out, "--top-k", 3)
     assert code == 0
     topk = dict(read_jsonl(out)[0]["topk"])
     np.testing.assert_allclose([topk[c] for c in "abc"], cached_video_probs(bundle, video), atol=1e-4)
+
+
+def test_labelling_with_a_pose_hold_equals_the_feature_cache_path(tmp_path):
+    """The person vanishes for a few frames mid-video; streamed steps still hold the pose
+    the cache's timeline holds."""
+    frames = waving(40)
+    frames[12:20] = [np.full_like(frames[0], 200)] * 8          # nobody for 0.32 s: 2-3 timeline steps
     steps = PoseEncoder(PoseSpec(3, hold=3))([frames[i] for i in (0, 3, 6, 9, 12, 15, 18, 21)])[:, 0, 0]
-    assert steps.all() and not PoseEncoder(PoseSpec(3))([frames[15]]).any()   # the hold filled the gap
+    assert steps.all() and not PoseEncoder(PoseSpec(3))([frames[15]]).any()   # the hold fills the gap
+    assert_labelling_equals_the_feature_cache_path(tmp_path, frames, pose_hold=3)
 
 
 def test_a_tracked_person_is_read_through_motion_blur_and_one_who_leaves_reads_nobody():
@@ -190,23 +197,16 @@ def test_a_tracked_person_is_read_through_motion_blur_and_one_who_leaves_reads_n
 
 
 def test_labelling_with_a_tracked_pose_equals_the_feature_cache_path(tmp_path):
-    """Streamed steps two timeline steps apart: the pose is tracked through the timeline
-    steps between them too, as the cache's timeline tracks it."""
-    from test_batch import cached_video_probs, label, read_jsonl
-
-    from actionrec.synthetic import random_head_bundle
-    bundle = random_head_bundle(tmp_path / "track.safetensors", class_names=["a", "b", "c"], crop_size=64,
-                                resize_mode="squash", clip_steps=4, hidden_size=16, num_layers=1, cell_dim=8,
-                                motion=True, stream_stride=2, pose=True, pose_track=True)
+    """The pose is tracked through the timeline steps between streamed ones too, as the
+    cache's timeline tracks it."""
+    from actionrec.sampling import timeline_indices
     frames = waving(40)
-    for i in range(3, 40, 6):                                 # blurred frames only tracking reads
-        frames[i] = cv2.GaussianBlur(frames[i], (0, 0), 7)
-    video = write_video(tmp_path / "blur.avi", frames, FPS)
-    out = tmp_path / "labels.jsonl"
-    code, _ = label(bundle, video, "--out", out, "--top-k", 3)
-    assert code == 0
-    topk = dict(read_jsonl(out)[0]["topk"])
-    np.testing.assert_allclose([topk[c] for c in "abc"], cached_video_probs(bundle, video), atol=1e-4)
+    for i in range(0, 40, 2):                                 # blurred frames, some only tracking reads
+        frames[i] = cv2.GaussianBlur(frames[i], (0, 0), 6)
+    steps = [frames[i] for i in timeline_indices(40, FPS, 8.0)]
+    tracked = PoseEncoder(PoseSpec(3, track=True))(steps)[:, 0, 0]
+    assert tracked.sum() > PoseEncoder(PoseSpec(3))(steps)[:, 0, 0].sum()
+    assert_labelling_equals_the_feature_cache_path(tmp_path, frames, pose_track=True)
 
 
 def test_a_torso_seen_end_on_keeps_the_channels_in_range(estimator):
