@@ -183,6 +183,21 @@ class LSTMHead(nn.Module):
         share = float(self.pose_weight) if self.three_stream else 1.0 - float(self.fusion_weight)
         return share * (1.0 - float(self.probe_weight)) if self.probe is not None else share
 
+    def stream_weights(self) -> list[float]:
+        """Each LSTM's weight in the fused class scores (`fuse`), in logit order, by the same
+        arithmetic. Validation usually gives one stream all of it: the others, at exactly 0,
+        add nothing to the scores, and streaming does not step them."""
+        w = self.fusion_weight
+        if self.three_stream:
+            weights = [w, 1 - w - self.pose_weight, self.pose_weight]
+        elif self.two_stream:
+            weights = [w, 1 - w]
+        else:
+            weights = [torch.tensor(1.0)]
+        if self.probe is not None:
+            weights = [(1 - self.probe_weight) * weight for weight in weights]
+        return [float(weight) for weight in weights]
+
     @property
     def num_logits(self) -> int:
         """Logits per step before fusion: K per stream (the probe's last)."""

@@ -257,18 +257,22 @@ class LSTMStepper:
 class HeadWindows:
     """One head's `window` staggered states: each stream's LSTM `(h, c)`, the last step's
     input (for deltas), each state's running sum of step logits and its pose window sums.
-    State k starts k steps after state 0; `StreamingRecognizer` keeps their ages."""
+    State k starts k steps after state 0; `StreamingRecognizer` keeps their ages. A stream
+    whose weight in the fused scores is 0 (`LSTMHead.stream_weights`) is not stepped: its
+    logits read 0, which the fusion multiplies by 0 all the same."""
 
     def __init__(self, head: LSTMHead, window: int):
         self.head, self.window = head, window
-        self.steppers = [LSTMStepper(lstm, classifier, cols) for lstm, classifier, cols, _ in head.streams()]
+        self.steppers = [LSTMStepper(lstm, classifier, cols) if weight != 0 else None
+                         for (lstm, classifier, cols, _), weight in zip(head.streams(), head.stream_weights())]
         self.reset()
 
     def reset(self) -> None:
         """Every state back to zero, as at the start of a stream."""
         layers, window = self.head.lstm.num_layers, self.window
-        self.states = [(np.zeros((layers, window, s.hidden), np.float32),
-                        np.zeros((layers, window, s.hidden), np.float32)) for s in self.steppers]
+        self.states = [None if s is None else (np.zeros((layers, window, s.hidden), np.float32),
+                                               np.zeros((layers, window, s.hidden), np.float32))
+                       for s in self.steppers]
         self.previous = None
         self.logit_sum = torch.zeros(window, self.head.num_logits)
         self.pose_sums = torch.zeros(4, window, self.head.pose_dim)   # sum, sum of squares, max, min
@@ -277,7 +281,7 @@ class HeadWindows:
         """Advance every state by the step `(1, 1, S, D + M)`, the `fresh` ones from zero;
         `(K,)` class scores of the `oldest` state's window of `seen` steps."""
         head = self.head
-        for h, c in self.states:
+        for h, c in filter(None, self.states):
             h[:, fresh] = 0
             c[:, fresh] = 0
         self.logit_sum[torch.from_numpy(fresh)] = 0
@@ -289,8 +293,9 @@ class HeadWindows:
             rows = np.stack([np.concatenate([e, e - before]), np.concatenate([e, np.zeros_like(e)])])
             row_of = fresh.astype(np.intp)
             self.previous = e
-        parts = [torch.from_numpy(stepper(rows, row_of, h, c))[:, None]
-                 for stepper, (h, c) in zip(self.steppers, self.states)]
+        parts = [torch.zeros(len(fresh), 1, head.num_classes) if stepper is None
+                 else torch.from_numpy(stepper(rows, row_of, *state))[:, None]
+                 for stepper, state in zip(self.steppers, self.states)]
         logits = head.join_logits(parts, steps)
         self.logit_sum += logits[:, -1]
         clip = self.logit_sum[oldest] / seen if head.readout == "mean" else logits[oldest, -1]

@@ -324,3 +324,27 @@ def test_batch_labelling_names_no_action_for_a_video_with_nobody_in_it(pose_alon
     assert rows["empty_room.avi"]["label"] is None and rows["empty_room.avi"]["error"] is None
     assert len(rows["empty_room.avi"]["topk"]) == 3                     # the scores are still there
     assert f"no action: {empty}: nobody in view" in printed and "wave.avi: nobody" not in printed
+
+
+def test_streams_the_fusion_gives_no_weight_are_not_stepped_live(pose_alone_bundle, tmp_path):
+    """Where validation gave the pose all the weight, the appearance and flow LSTMs add
+    nothing to the scores, and streaming does not run them: with their weights spoiled,
+    `label` still gives the intact bundle's feature cache scores."""
+    import torch
+    from test_batch import cached_video_probs, label, read_jsonl
+
+    from actionrec.bundle import load_bundle, save_bundle
+    bundle = load_bundle(pose_alone_bundle)
+    assert [head.stream_weights() for head in bundle.heads] == [[0.0, 0.0, 1.0]]
+    with torch.no_grad():
+        for head in bundle.heads:
+            for lstm in head.lstms[:2]:
+                for weight in lstm.parameters():
+                    weight.fill_(float("nan"))
+    spoiled = save_bundle(tmp_path / "spoiled.safetensors", bundle.heads, bundle.baseline, bundle.meta, bundle.probe)
+    video = write_person_video(tmp_path / "wave.avi")
+    out = tmp_path / "labels.jsonl"
+    code, _ = label(spoiled, video, "--out", out, "--top-k", 3)
+    assert code == 0
+    topk = dict(read_jsonl(out)[0]["topk"])
+    np.testing.assert_allclose([topk[c] for c in "abc"], cached_video_probs(pose_alone_bundle, video), atol=1e-4)
