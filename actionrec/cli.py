@@ -225,7 +225,7 @@ def run(args: argparse.Namespace) -> int:
     if args.command == "record":
         from .record import run_record
         return run_record(args.source, args.data, args.label, cfg.record, headless=args.headless,
-                          realtime=args.realtime)
+                          realtime=args.realtime, background=cfg.data.background_class)
     if args.command == "label":
         from .batch import run_label
         return run_label(args.bundle, args.inputs, args.out, cfg, topk=args.top_k, segments=args.segments,

@@ -269,17 +269,30 @@ def dataset_summary(data_dir: Path) -> list[str]:
     return lines
 
 
+def background_hint(data_dir: Path, background: str) -> list[str]:
+    """A line on recording a class of "no action" (`data.background_class`) once `data_dir`
+    holds two or more actions and none of it: without one, live names the nearest action
+    whatever you do, standing between sets included."""
+    classes = {p.name for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    if len(classes) < 2 or not background or background in classes:
+        return []
+    return [f"no '{background}' class: live names the nearest action whatever you do; to have it say "
+            f"\"no action\" between them, record yourself standing and walking about with --label "
+            f"{background} (it costs some accuracy on the actions: docs/personal.md)"]
+
+
 # ---------------------------------------------------------------- running
 
 def run_record(source: str, data_dir: str | Path, label: str, plan: RecordConfig, headless: bool = False,
-               realtime: bool | None = None) -> int:
+               realtime: bool | None = None, background: str = "none") -> int:
     """Record `plan.clips` takes of `label` from `source` into `data_dir`, each
     `plan.seconds` long after a `plan.countdown`; the exit code:
     0 (every take recorded, or `q`/Esc), 1 (the source ended or was lost first), 130 (Ctrl-C),
     143 (SIGTERM), 129 (SIGHUP).
 
     `realtime` (files only; None: on with a window, off headless) replays a file at its
-    fps, as a camera would deliver it.
+    fps, as a camera would deliver it. `background`: the class that means "no action"
+    (`data.background_class`), suggested in the summary while the dataset has none.
     """
     check_label(label)
     check_live_args(headless, None, hint="use --headless (with a file or stream source)")
@@ -316,7 +329,7 @@ def run_record(source: str, data_dir: str | Path, label: str, plan: RecordConfig
         stop_capture(src, buffer, thread, window)
         if recorder.phase == "recording":
             recorder.discard(DISCARD_REASONS.get(ended, "the recorder failed"))
-    return report(recorder, data_dir, ended, buffer)
+    return report(recorder, data_dir, ended, buffer, background)
 
 
 def record_loop(recorder: TakeRecorder, buffer: FrameBuffer, window: Window | None) -> str:
@@ -336,7 +349,7 @@ def record_loop(recorder: TakeRecorder, buffer: FrameBuffer, window: Window | No
     return "done"
 
 
-def report(recorder: TakeRecorder, data_dir: Path, ended: str, buffer: FrameBuffer) -> int:
+def report(recorder: TakeRecorder, data_dir: Path, ended: str, buffer: FrameBuffer, background: str = "none") -> int:
     """Say what was recorded, what was lost and what to do next; the exit code."""
     done = len(recorder.saved)
     where = recorder.class_dir
@@ -350,5 +363,5 @@ def report(recorder: TakeRecorder, data_dir: Path, ended: str, buffer: FrameBuff
         ("discarded", len(recorder.discarded) or None), ("saved in", where),
         ("dataset", data_dir if data_dir.is_dir() else None)],
         f"record more actions, then: actionrec train --data {data_dir} --out weights/mine.safetensors",
-        notes=dataset_summary(data_dir) if data_dir.is_dir() else []))
+        notes=dataset_summary(data_dir) + background_hint(data_dir, background) if data_dir.is_dir() else []))
     return {"done": 0, "user_quit": 0, **STOP_CODES}.get(ended, 1)

@@ -334,3 +334,18 @@ def test_window_counts_down_shows_recording_and_q_discards_the_take(tmp_path, xv
     assert proc.returncode == 0, output
     assert "take 1 discarded: stopped (q/Esc)" in output
     assert not (data / "wave").exists() or not any((data / "wave").iterdir())
+
+
+def test_the_summary_suggests_a_none_class_once_two_actions_are_recorded_until_one_is(tmp_path, capsys):
+    """With two actions and no `none` class, live names the nearest action whatever the
+    person does: the summary says how to record one, and stops saying it once it exists."""
+    source = level_video(tmp_path / "camera.avi", 30)
+    data = tmp_path / "data"
+    hints = []
+    for label in ("wave", "clap", "none"):
+        assert record_cli(source, data, label, "--clips", 1, "--seconds", 0.4, "--countdown", 0) == 0
+        hints.append("no 'none' class" in capsys.readouterr().out)
+    assert hints == [False, True, False]
+    assert record_cli(source, data, "jump", "--clips", 1, "--seconds", 0.4, "--countdown", 0,
+                      "--set", "data.background_class=idle") == 0
+    assert "record yourself standing and walking about with --label idle" in capsys.readouterr().out
