@@ -356,7 +356,8 @@ def _walk_videos(folder: Path) -> list[Path]:
     return sorted(found)
 
 
-def _class_dirs(parent: Path) -> list[Path]:
+def class_dirs(parent: Path) -> list[Path]:
+    """The class folders of `parent`, sorted; hidden ones left out."""
     return sorted(p for p in parent.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
@@ -364,7 +365,7 @@ def _items_from_class_folders(parent: Path, class_index: dict[str, int],
                               classes_from: Path) -> list[VideoItem]:
     """Items of every `parent/<Class>/**/<video>`; each class must be in `class_index`."""
     items = []
-    for class_dir in _class_dirs(parent):
+    for class_dir in class_dirs(parent):
         label = class_index.get(class_dir.name)
         if label is None:
             raise DatasetError(f"{class_dir}: class {class_dir.name!r} has no folder in "
@@ -379,11 +380,11 @@ def _items_from_class_folders(parent: Path, class_index: dict[str, int],
 
 def _load_class_folders(root: Path, val_fraction: float, test_fraction: float,
                         seed: int, single_group: str = "train") -> DatasetSplit:
-    class_dirs = _class_dirs(root)
-    if not class_dirs:
+    folders = class_dirs(root)
+    if not folders:
         raise DatasetError(f"{root}: no dataset found: expected class folders <Class>/<video>, "
                            f"train/ and test/ folders, train.txt and test.txt, or {UCF_SPLIT_DIR}/")
-    names = [d.name for d in class_dirs]
+    names = [d.name for d in folders]
     items = _items_from_class_folders(root, {n: i for i, n in enumerate(names)}, root)
     train, val, test = group_split(items, val_fraction, test_fraction, seed, names, single_group)
     return DatasetSplit(names, train, val, test, "folders", f"group split seed {seed}", ("val", "test"))
@@ -394,7 +395,7 @@ def _load_split_folders(root: Path, val_fraction: float, seed: int,
     train_dir, val_dir, test_dir = root / "train", root / "val", root / "test"
     if not test_dir.is_dir() and not val_dir.is_dir():
         raise DatasetError(f"{root}: has train/ but neither test/ nor val/")
-    names = [d.name for d in _class_dirs(train_dir)]
+    names = [d.name for d in class_dirs(train_dir)]
     if not names:
         raise DatasetError(f"{train_dir}: no class folders")
     index = {n: i for i, n in enumerate(names)}
@@ -641,7 +642,7 @@ def _load_ucf101(root: Path, split_dir: Path, fold: int, val_fraction: float, se
 def _check_class_folders(root: Path, names: list[str], class_ind: Path) -> None:
     """Raise a `DatasetError` naming every class of `classInd.txt` without a folder in
     `root` and every folder of videos in `root` that `classInd.txt` does not list."""
-    folders = {d.name for d in _class_dirs(root) if d.name != UCF_SPLIT_DIR}
+    folders = {d.name for d in class_dirs(root) if d.name != UCF_SPLIT_DIR}
     no_folder = [n for n in names if n not in folders]
     unlisted = sorted(n for n in folders - set(names) if _holds_videos(root / n))
     if not no_folder and not unlisted:

@@ -35,7 +35,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
-from .datasets import RECORDINGS_FILE, VIDEO_EXTENSIONS, group_of
+from .datasets import RECORDINGS_FILE, VIDEO_EXTENSIONS, class_dirs, group_of
 from .config import RecordConfig
 from .console import summary_block
 from .errors import ConfigError
@@ -261,7 +261,7 @@ def dataset_summary(data_dir: Path) -> list[str]:
     """One line per class folder of `data_dir`: takes, and sessions as the split sees them
     (`datasets.group_of`)."""
     lines = []
-    for class_dir in sorted(p for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith(".")):
+    for class_dir in class_dirs(data_dir):
         takes = [p for p in class_dir.iterdir() if p.suffix.lower() in VIDEO_EXTENSIONS
                  and not p.name.startswith(".")]
         sessions = {group_of(p, class_dir) for p in takes}
@@ -273,7 +273,7 @@ def background_hint(data_dir: Path, background: str) -> list[str]:
     """A line on recording a class of "no action" (`data.background_class`) once `data_dir`
     holds two or more actions and none of it: without one, live names the nearest action
     whatever you do, standing between sets included."""
-    classes = {p.name for p in data_dir.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    classes = {p.name for p in class_dirs(data_dir)}
     if len(classes) < 2 or not background or background in classes:
         return []
     return [f"no '{background}' class: live names the nearest action whatever you do; to have it say "
