@@ -178,10 +178,7 @@ class LSTMHead(nn.Module):
     def pose_share(self) -> float:
         """The pose stream's weight in the fused scores (`fuse`): 1 where the pose alone names
         the action (the `personal` preset's `pose_weight: 1`), 0 without a stream of its own."""
-        if self.pose_chunk is None:
-            return 0.0
-        share = float(self.pose_weight) if self.three_stream else 1.0 - float(self.fusion_weight)
-        return share * (1.0 - float(self.probe_weight)) if self.probe is not None else share
+        return 0.0 if self.pose_chunk is None else self.stream_weights()[self.pose_chunk]
 
     def stream_weights(self) -> list[float]:
         """Each LSTM's weight in the fused class scores (`fuse`), in logit order, by the same
