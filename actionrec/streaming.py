@@ -110,6 +110,8 @@ class StreamingRecognizer:
         self.encoder = encoder or make_encoder(bundle.build_backbone())
         self.motion = FlowEncoder(bundle.motion) if bundle.motion is not None else None
         self.pose = PoseEncoder(bundle.pose) if bundle.pose is not None else None
+        # a pose held or tracked depends on the steps before: every timeline step runs it, as offline
+        self.pose_every_step = self.pose is not None and (self.pose.spec.hold > 0 or self.pose.spec.track)
         self.window = int(bundle.sampling["clip_steps"])
         self.gate = FrameGate(float(bundle.sampling["fps"]) / stream_stride(bundle))
         self.timeline = FrameGate(float(bundle.sampling["fps"]))
@@ -140,14 +142,12 @@ class StreamingRecognizer:
 
     def push(self, frame: np.ndarray, ts: float) -> Prediction | None:
         """Feed one frame; a Prediction when the frame was taken as a step, else None."""
-        # a pose held or tracked depends on the steps before: every timeline step runs it, as offline
-        holds = self.pose is not None and (self.pose.spec.hold > 0 or self.pose.spec.track)
-        on_timeline = (self.motion is not None or holds) and self.timeline.accept(ts)
+        on_timeline = (self.motion is not None or self.pose_every_step) and self.timeline.accept(ts)
         if not self.gate.accept(ts):
             if on_timeline:   # a timeline step between streamed ones (`stream_stride` > 1)
                 if self.motion is not None:      # the frame a later step's flow starts from
                     self.before = self.preprocess(frame[None])[0]
-                if holds:                        # the pose a later step may hold or track from
+                if self.pose_every_step:         # the pose a later step may hold or track from
                     self.pose(frame[None])
             return None
         start = time.perf_counter()
@@ -265,6 +265,7 @@ class HeadWindows:
         self.head, self.window = head, window
         self.steppers = [LSTMStepper(lstm, classifier, cols) if weight != 0 else None
                          for (lstm, classifier, cols, _), weight in zip(head.streams(), head.stream_weights())]
+        self.silent = torch.zeros(window, 1, head.num_classes)   # the logits of a stream not stepped
         self.reset()
 
     def reset(self) -> None:
@@ -293,7 +294,7 @@ class HeadWindows:
             rows = np.stack([np.concatenate([e, e - before]), np.concatenate([e, np.zeros_like(e)])])
             row_of = fresh.astype(np.intp)
             self.previous = e
-        parts = [torch.zeros(len(fresh), 1, head.num_classes) if stepper is None
+        parts = [self.silent if stepper is None
                  else torch.from_numpy(stepper(rows, row_of, *state))[:, None]
                  for stepper, state in zip(self.steppers, self.states)]
         logits = head.join_logits(parts, steps)
