@@ -98,7 +98,7 @@ class FlowEncoder:
         self.spec = spec
         self.dis = dis_flow(spec.preset)
         self.dis_half = dis_flow(spec.preset) if spec.colour else None
-        self._xy: np.ndarray | None = None
+        self._weights: tuple[np.ndarray, ...] | None = None
 
     def planes(self, frame: np.ndarray) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """`(H, W, 3)` uint8 RGB -> the uint8 images the flow is computed on, each with its
@@ -150,32 +150,66 @@ class FlowEncoder:
     def cells(self, flow: np.ndarray) -> np.ndarray:
         """`(h, w, 2)` flow in pixels -> `(S, C)` cell features (see the module docstring).
 
-        Every channel is a mean over the cell of a per-pixel plane, so all of them come
-        from one set of band sums (no matrix product: BLAS threads spinning beside the
-        backbone's halve extraction on two cores). The moving region's centre, rotation
-        and expansion follow from its weighted moments, summed in float64."""
+        Every channel is a mean over the cell of the flow, its speed and their products
+        with the pixel's coordinates, or of the flow's spatial derivatives. So six
+        per-pixel planes, summed along each band of rows and of columns (in float64),
+        give all of them: a coordinate or an `np.gradient` along an axis is a weight on
+        that axis's sums (`band_weights`). No matrix product: BLAS threads spinning beside
+        the backbone's halve extraction on two cores. The moving region's centre,
+        rotation and expansion follow from its weighted moments."""
         h, w = flow.shape[:2]
         flow = flow * (100.0 / w)                          # percent of the frame width
         pan = np.array([median(flow[..., 0]), median(flow[..., 1])], np.float32)
         u, v = flow[..., 0] - pan[0], flow[..., 1] - pan[1]
-        du_dy, du_dx = np.gradient(u)
-        dv_dy, dv_dx = np.gradient(v)
-        x, y = self.coordinates(h, w)
         speed2 = u * u + v * v                             # the moving region's weight
-        wx, wy = speed2 * x, speed2 * y
-        planes = np.stack([u, v, np.sqrt(speed2), dv_dx - du_dy, du_dx + dv_dy,
-                           speed2, wx, wy, speed2 * u, speed2 * v,
-                           wx * x + wy * y, wx * v - wy * u, wx * u + wy * v])
-        means = cell_means(planes, self.spec.grid)         # (S, 13) float64
+        planes = np.stack([u, v, np.sqrt(speed2), speed2, speed2 * u, speed2 * v], axis=1)   # (h, 6, w)
+        g = self.spec.grid
+        # each band of rows summed down its columns, (g, 6, w), and each band of columns
+        # summed along its rows, (g, 6, h); OpenCV's reduction accumulates in float64
+        rows = np.stack([cv2.reduce(planes[lo:hi].reshape(hi - lo, -1), 0, cv2.REDUCE_SUM, dtype=cv2.CV_64F)
+                         .reshape(6, w) for lo, hi in pool_bands(h, g)])
+        flat = planes.reshape(h * 6, w)
+        columns = np.stack([cv2.reduce(flat[:, lo:hi], 1, cv2.REDUCE_SUM, dtype=cv2.CV_64F).reshape(h, 6).T
+                            for lo, hi in pool_bands(w, g)])
+        weights_y, weights_x, pixels = self.band_weights(h, w)
+        # (4, g, g, 6): per cell (row band, column band) and plane, the mean of the plane,
+        # of it times the coordinate, times its square, and of its derivative, along x and y
+        along_x = np.einsum("rkw,mcw->mrck", rows, weights_x) / pixels
+        along_y = np.einsum("ckh,mrh->mrck", columns, weights_y) / pixels
+        (total, x1, x2, dx), (_, y1, y2, dy) = along_x, along_y
+        U, V, SPEED, W, WU, WV = range(6)
+        flow_means = [total[..., U], total[..., V], total[..., SPEED],
+                      dx[..., V] - dy[..., U], dx[..., U] + dy[..., V]]
+        moments = [total[..., W], x1[..., W], y1[..., W], total[..., WU], total[..., WV],
+                   x2[..., W] + y2[..., W], x1[..., WV] - y1[..., WU], x1[..., WU] + y1[..., WV]]
+        means = np.stack(flow_means + moments, axis=-1).reshape(g * g, -1)   # (S, 13), cells row by row
         mover = moving_region_motion(means[:, 5:])
         return np.concatenate([means[:, :5], mover, np.broadcast_to(pan, (len(means), 2))],
                               axis=1).astype(np.float32)
 
-    def coordinates(self, height: int, width: int) -> np.ndarray:
-        """`(2, height, width)` float32: each pixel's x and y in percent of the width."""
-        if self._xy is None or self._xy.shape[1:] != (height, width):
-            self._xy = np.mgrid[0:height, 0:width][::-1].astype(np.float32) * (100.0 / width)
-        return self._xy
+    def band_weights(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`(4, grid, height)` and `(4, grid, width)` float64: per band of the grid along
+        y and x, the weights that turn a profile along that axis into the band's sum of
+        the values, of the values times the pixel's coordinate (in percent of the width),
+        times its square, and of the values' `np.gradient` along the axis; and each cell's
+        pixel count, `(grid, grid, 1)`."""
+        if self._weights is None or self._weights[0].shape[2] != height or self._weights[1].shape[2] != width:
+            g = self.spec.grid
+            pixels = np.outer(*(np.diff(pool_bands(n, g)).ravel() for n in (height, width)))
+            self._weights = (*(axis_weights(n, g, 100.0 / width) for n in (height, width)), pixels[..., None])
+        return self._weights
+
+
+def axis_weights(n: int, grid: int, scale: float) -> np.ndarray:
+    """`(4, grid, n)`: `FlowEncoder.band_weights` for one axis of `n` pixels, `scale` the
+    coordinate of pixel 1."""
+    inside = np.zeros((grid, n))
+    for band, (lo, hi) in enumerate(pool_bands(n, grid)):
+        inside[band, lo:hi] = 1.0
+    coordinate = np.arange(n) * scale
+    # sum over a band of np.gradient(a) = (1_band^T G) a, with G np.gradient's matrix
+    gradient = np.einsum("bi,ik->bk", inside, np.gradient(np.eye(n), axis=0))
+    return np.stack([inside, inside * coordinate, inside * coordinate ** 2, gradient])
 
 
 def median(plane: np.ndarray) -> np.float32:
@@ -184,18 +218,6 @@ def median(plane: np.ndarray) -> np.float32:
     k = flat.size // 2
     part = np.partition(flat, k)
     return part[k] if flat.size % 2 else (part[:k].max() + part[k]) / np.float32(2)
-
-
-def cell_means(planes: np.ndarray, grid: int) -> np.ndarray:
-    """`(K, h, w)` -> `(grid * grid, K)` float64: each plane's mean over each cell, cells
-    cut as the backbone's adaptive pooling cuts them, row by row."""
-    _, h, w = planes.shape
-    means = []
-    for top, bottom in pool_bands(h, grid):
-        rows = planes[:, top:bottom].sum(axis=1, dtype=np.float64)        # (K, w)
-        for left, right in pool_bands(w, grid):
-            means.append(rows[:, left:right].sum(axis=1) / ((bottom - top) * (right - left)))
-    return np.array(means)
 
 
 def dis_flow(preset: str) -> cv2.DISOpticalFlow:
