@@ -198,12 +198,15 @@ def _stream_video(video: VideoReader, recognizer: StreamingRecognizer,
 
 
 def stream_indices(video: VideoReader, recognizer: StreamingRecognizer) -> np.ndarray:
-    """The frames streaming needs: the step timeline, and with a motion stream also each
-    step's predecessor on the `sampling.fps` timeline (where its flow starts)."""
+    """The frames streaming needs: the step timeline; with a flow computed, also each
+    step's predecessor on the `sampling.fps` timeline (where its flow starts); with a pose
+    held or tracked, every step of that timeline (a step's pose follows from the one before)."""
     steps = timeline_indices(video.num_frames, video.fps, step_rate(recognizer.bundle))
-    if recognizer.motion is None:
+    if recognizer.motion is None and not recognizer.pose_every_step:
         return steps
     timeline = timeline_indices(video.num_frames, video.fps, float(recognizer.bundle.sampling["fps"]))
+    if recognizer.pose_every_step:
+        return np.union1d(steps, timeline)
     before = timeline[np.maximum(np.searchsorted(timeline, steps) - 1, 0)]
     return np.union1d(steps, before)
 

@@ -195,6 +195,23 @@ class LSTMHead(nn.Module):
             weights = [(1 - self.probe_weight) * weight for weight in weights]
         return [float(weight) for weight in weights]
 
+    def inputs_read(self) -> set[str]:
+        """The parts of a step's features that reach the fused scores: `"appearance"` (the
+        backbone's cells), `"flow"` and `"pose"`. A stream at weight 0 (`stream_weights`)
+        reads nothing, nor does the probe at weight 0; one LSTM over every part (early
+        fusion, or a single stream) and the skip path read them all."""
+        weights = self.stream_weights()
+        if not self.two_stream or (self.skip is not None and weights[0] != 0):
+            return {"appearance", "flow", "pose"}
+        read = set()
+        if weights[0] != 0 or (self.probe is not None and float(self.probe_weight) != 0):
+            read.add("appearance")
+        if weights[1] != 0:        # the motion LSTM: the flow, and the pose where it has no LSTM of its own
+            read |= {"flow"} if self.three_stream else {"flow", "pose"}
+        if self.three_stream and weights[2] != 0:
+            read.add("pose")
+        return read
+
     @property
     def num_logits(self) -> int:
         """Logits per step before fusion: K per stream (the probe's last)."""

@@ -19,7 +19,9 @@ statistics (`head.pose_stats`), each staggered state also keeps its window's run
 sum, sum of squares, maximum and minimum of the standardised pose, from which the
 window's statistics are read as a clip's are offline. An ensemble's heads keep their
 states apart (`HeadWindows`), and a window's probabilities are the mean of theirs, as
-offline.
+offline. A stream that the fusion gives no weight is not stepped, and a part of the
+features that no weighted stream reads (`LSTMHead.inputs_read`: the backbone's cells,
+the flow, the pose) is not computed: it reads zeros, which change no score.
 """
 
 from __future__ import annotations
@@ -108,8 +110,15 @@ class StreamingRecognizer:
             head.eval()
         self.preprocess = bundle.preprocess
         self.encoder = encoder or make_encoder(bundle.build_backbone())
-        self.motion = FlowEncoder(bundle.motion) if bundle.motion is not None else None
-        self.pose = PoseEncoder(bundle.pose) if bundle.pose is not None else None
+        # a part of the features that no head's fused scores read is not computed: it reads 0
+        read = set().union(*(head.inputs_read() for head in bundle.heads))
+        self.appearance = "appearance" in read
+        self.motion = FlowEncoder(bundle.motion) if bundle.motion is not None and "flow" in read else None
+        self.pose = PoseEncoder(bundle.pose) if bundle.pose is not None and "pose" in read else None
+        head = bundle.head
+        self.unread = {part: np.zeros((1, head.num_cells, channels), np.float32) for part, channels in
+                       (("appearance", head.in_dim), ("flow", bundle.motion.channels if bundle.motion else 0),
+                        ("pose", bundle.pose.channels if bundle.pose else 0))}
         # a pose held or tracked depends on the steps before: every timeline step runs it, as offline
         self.pose_every_step = self.pose is not None and (self.pose.spec.hold > 0 or self.pose.spec.track)
         self.window = int(bundle.sampling["clip_steps"])
@@ -163,15 +172,21 @@ class StreamingRecognizer:
         return self.predict(raw, ts, ready, 0.0)
 
     def encode(self, frame: np.ndarray) -> torch.Tensor:
-        """`(H, W, 3)` uint8 -> `(1, 1, S, D + C)`, rounded through float16 like the cache."""
-        resized = self.preprocess(frame[None])
-        motion = None
+        """`(H, W, 3)` uint8 -> `(1, 1, S, D + C)`, rounded through float16 like the cache.
+        A part that no head reads (`LSTMHead.inputs_read`) is zeros, not computed."""
+        resized = self.preprocess(frame[None]) if self.appearance or self.motion is not None else None
+        flow = pose = None
         if self.motion is not None:
-            motion = self.motion(resized, self.before)
+            flow = self.motion(resized, self.before)
             self.before = resized[0]
+        elif self.bundle.motion is not None:
+            flow = self.unread["flow"]
         if self.pose is not None:
-            motion = join_streams(motion, self.pose(frame[None]))
-        feats = join_streams(self.encoder(resized), motion)   # (1, S, D + C)
+            pose = self.pose(frame[None])
+        elif self.bundle.pose is not None:
+            pose = self.unread["pose"]
+        appearance = self.encoder(resized) if self.appearance else self.unread["appearance"]
+        feats = join_streams(appearance, join_streams(flow, pose))   # (1, S, D + C)
         return torch.from_numpy(feats.astype(np.float16).astype(np.float32))[None]
 
     @torch.no_grad()

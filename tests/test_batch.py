@@ -19,7 +19,7 @@ from actionrec.console import Progress
 from actionrec.features import make_encoder
 from actionrec.sampling import pad_indices, timeline_indices
 from actionrec.signals import Terminated
-from actionrec.streaming import Prediction
+from actionrec.streaming import Prediction, stream_stride
 from actionrec.synthetic import render_clip, write_video
 from actionrec.video_io import open_video
 
@@ -265,7 +265,7 @@ def motion_bundle(tmp_path_factory):
 
 def cached_video_probs(bundle_path, video_path):
     """The feature cache's features of the video (`FeatureExtractor`, flow and pose included), then
-    the head's clip logits over every full streamed window (steps 2 timeline steps apart),
+    the head's clip logits over every full streamed window (steps `stream_stride` timeline steps apart),
     or the one window padded with its last step, averaged. `(K,)`."""
     from actionrec.features import FeatureExtractor, join_streams
     bundle = load_bundle(bundle_path)
@@ -274,7 +274,7 @@ def cached_video_probs(bundle_path, video_path):
     feats = np.concatenate([join_streams(extractor.encode(c.frames), c.motion)
                             for c in extractor.decode_chunks(str(video_path))])
     feats = torch.from_numpy(feats.astype(np.float16).astype(np.float32))
-    steps = np.arange(0, len(feats), 2)
+    steps = np.arange(0, len(feats), stream_stride(bundle))
     window = bundle.sampling["clip_steps"]
     if len(steps) < window:
         clips = feats[pad_indices(steps, window)][None]

@@ -394,3 +394,34 @@ def test_steps_without_a_person_leave_the_pose_scale_to_the_steps_with_one():
     assert abs(float(mean[elbow]) - with_person.mean()) < 0.02
     assert abs(float(std[elbow]) - with_person.std()) < 0.02
     assert abs(float(mean[8]) - 0.25) < 1e-6        # `present` itself counts every step (0.5, then 0)
+
+
+@pytest.mark.parametrize("fusion, skip, appearance, pose, probe, expected", [
+    ("late", False, 0.0, 1.0, 0.0, {"pose"}),                  # the personal preset's pose alone
+    ("late", False, 0.0, 0.0, 0.0, {"flow"}),                  # the flow alone (pans, the shape sets)
+    ("late", False, 0.5, 0.0, 0.0, {"appearance", "flow"}),
+    ("late", False, 0.0, 1.0, 0.3, {"appearance", "pose"}),    # the probe reads the backbone's cells
+    ("late", True, 0.5, 0.5, 0.0, {"appearance", "flow", "pose"}),   # the skip path reads every part
+    ("early", False, 0.0, 0.0, 0.0, {"appearance", "flow", "pose"}),  # one LSTM over every part
+])
+def test_a_head_reads_the_parts_of_the_features_its_fused_scores_weigh(fusion, skip, appearance, pose, probe,
+                                                                       expected):
+    """What streaming computes for each step: a part no weighted stream reads is skipped."""
+    head = LSTMHead(8, 3, num_cells=2, hidden_size=4, cell_dim=3, motion_dim=5, pose_dim=2,
+                    fusion=fusion, skip=skip, probe=True)
+    head.fusion_weight.fill_(appearance)
+    if head.three_stream:
+        head.pose_weight.fill_(pose)
+    head.probe_weight.fill_(probe)
+    assert head.inputs_read() == expected
+    torch.manual_seed(0)
+    x = torch.randn(2, 4, 2, 13)
+    unread = [slice(0, 8) if "appearance" not in expected else None,
+              slice(8, 11) if "flow" not in expected else None,
+              slice(11, 13) if "pose" not in expected else None]
+    scrambled = x.clone()
+    for part in filter(None, unread):
+        scrambled[..., part] = torch.randn_like(scrambled[..., part]) * 5   # no weighted stream reads it
+    head.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(head.clip_logits(scrambled), head.clip_logits(x))

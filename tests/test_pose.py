@@ -148,16 +148,16 @@ def test_a_person_lost_for_a_step_or_two_keeps_their_last_pose_then_reads_nobody
     assert not encoder([blank]).any()
 
 
-def assert_labelling_equals_the_feature_cache_path(tmp_path, frames, **pose):
+def assert_labelling_equals_the_feature_cache_path(tmp_path, frames, motion=True, stream_stride=2, **pose):
     """`actionrec label` on a video of `frames` with a bundle whose pose stream has
-    `pose` (`random_head_bundle`'s pose settings), streamed steps two timeline steps
-    apart, gives the scores the feature cache's timeline gives."""
+    `pose` (`random_head_bundle`'s pose settings), streamed steps `stream_stride` timeline
+    steps apart, gives the scores the feature cache's timeline gives."""
     from test_batch import cached_video_probs, label, read_jsonl
 
     from actionrec.synthetic import random_head_bundle
     bundle = random_head_bundle(tmp_path / "pose.safetensors", class_names=["a", "b", "c"], crop_size=64,
                                 resize_mode="squash", clip_steps=4, hidden_size=16, num_layers=1, cell_dim=8,
-                                motion=True, stream_stride=2, pose=True, **pose)
+                                motion=motion, stream_stride=stream_stride, pose=True, **pose)
     video = write_video(tmp_path / "person.avi", frames, FPS)
     out = tmp_path / "labels.jsonl"
     code, _ = label(bundle, video, "--out", out, "--top-k", 3)
@@ -196,9 +196,10 @@ def test_a_tracked_person_is_read_through_motion_blur_and_one_who_leaves_reads_n
     assert not encoder([blurred]).any()
 
 
-def test_labelling_with_a_tracked_pose_equals_the_feature_cache_path(tmp_path):
+@pytest.mark.parametrize("motion, stream_stride", [(True, 2), (False, 3)])
+def test_labelling_with_a_tracked_pose_equals_the_feature_cache_path(tmp_path, motion, stream_stride):
     """The pose is tracked through the timeline steps between streamed ones too, as the
-    cache's timeline tracks it."""
+    cache's timeline tracks it, with or without a flow whose frames `label` decodes."""
     from actionrec.sampling import timeline_indices
     frames = waving(40)
     for i in range(0, 40, 2):                                 # blurred frames, some only tracking reads
@@ -206,7 +207,7 @@ def test_labelling_with_a_tracked_pose_equals_the_feature_cache_path(tmp_path):
     steps = [frames[i] for i in timeline_indices(40, FPS, 8.0)]
     tracked = PoseEncoder(PoseSpec(3, track=True))(steps)[:, 0, 0]
     assert tracked.sum() > PoseEncoder(PoseSpec(3))(steps)[:, 0, 0].sum()
-    assert_labelling_equals_the_feature_cache_path(tmp_path, frames, pose_track=True)
+    assert_labelling_equals_the_feature_cache_path(tmp_path, frames, motion, stream_stride, pose_track=True)
 
 
 def test_a_torso_seen_end_on_keeps_the_channels_in_range(estimator):
@@ -348,3 +349,26 @@ def test_streams_the_fusion_gives_no_weight_are_not_stepped_live(pose_alone_bund
     assert code == 0
     topk = dict(read_jsonl(out)[0]["topk"])
     np.testing.assert_allclose([topk[c] for c in "abc"], cached_video_probs(pose_alone_bundle, video), atol=1e-4)
+
+
+def test_the_backbone_and_the_flow_are_not_run_live_where_the_pose_alone_names_the_action(
+        pose_alone_bundle, tmp_path, monkeypatch):
+    """Where validation gave the pose all the weight, the fused scores read nothing of the
+    backbone's features or of the flow, and streaming computes neither (most of a step's
+    time): `label_video` still gives the feature cache's scores."""
+    from test_batch import cached_video_probs
+
+    from actionrec import streaming
+    from actionrec.batch import label_video
+    from actionrec.bundle import load_bundle
+
+    def unread(*args):
+        raise AssertionError("computed a part of the features that no head reads")
+
+    video = write_person_video(tmp_path / "wave.avi")
+    expected = cached_video_probs(pose_alone_bundle, video)
+    monkeypatch.setattr(streaming.FlowEncoder, "__call__", unread)
+    row = label_video(video, streaming.StreamingRecognizer(load_bundle(pose_alone_bundle), encoder=unread))
+    assert row["error"] is None, row["error"]
+    topk = dict(row["topk"])
+    np.testing.assert_allclose([topk[c] for c in "abc"], expected, atol=1e-4)
