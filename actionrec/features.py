@@ -131,8 +131,9 @@ class TorchEncoder:
 
 RUNTIMES = ("auto", "torch", "onnx")
 ONNX_TOLERANCE = 1e-3     # max abs difference from PyTorch accepted for an exported trunk
-ONNX_BATCH = 4            # frames per ONNX Runtime call: a single-threaded session runs 7.0-7.2 ms
-                          # a frame at 2-4, 7.8 at 16-32 (activations stay in cache); 2 threads: level
+ONNX_BATCH = 2            # frames per ONNX Runtime call: a batch's activations stay in cache. Two
+                          # single-threaded lanes extract 2-4% faster than with 4 (docs/performance.md);
+                          # one session on 2 threads runs level from 2 to 8, slower at 1
 
 
 class FramesModule(torch.nn.Module):
