@@ -60,6 +60,7 @@ RECIPES = {
     "old": OLD,
     "default": [],
     "single_head": ["head.ensemble=1"],
+    "ensemble5": ["head.ensemble=5"],
     "no_motion": ["motion.stream=none"],
     "no_pose": ["motion.pose=off"],
     "pose_no_flow": ["motion.stream=none"],
