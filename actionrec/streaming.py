@@ -109,10 +109,10 @@ class StreamingRecognizer:
         for head in bundle.heads:
             head.eval()
         self.preprocess = bundle.preprocess
-        self.encoder = encoder or make_encoder(bundle.build_backbone())
         # a part of the features that no head's fused scores read is not computed: it reads 0
-        read = set().union(*(head.inputs_read() for head in bundle.heads))
+        read = parts_read(bundle)
         self.appearance = "appearance" in read
+        self.encoder = encoder or (make_encoder(bundle.build_backbone()) if self.appearance else None)
         self.motion = FlowEncoder(bundle.motion) if bundle.motion is not None and "flow" in read else None
         self.pose = PoseEncoder(bundle.pose) if bundle.pose is not None and "pose" in read else None
         head = bundle.head
@@ -333,21 +333,29 @@ class HeadWindows:
         return stats_from_sums(total[oldest], squares[oldest], high[oldest], low[oldest], seen)
 
 
+def parts_read(bundle: Bundle) -> set[str]:
+    """The parts of a step's features that some head's fused scores read
+    (`LSTMHead.inputs_read`): streaming computes these alone."""
+    return set().union(*(head.inputs_read() for head in bundle.heads))
+
+
 def step_threads(recognizer: StreamingRecognizer):
     """One intra-op thread for PyTorch while `recognizer` streams with its backbone in ONNX
-    Runtime: the head's batch-1 step is too small to share, and PyTorch's idle OpenMP
-    worker then waits on the cores that ONNX Runtime's threads need (live step latency
-    p95 32-42 ms -> 14-15 ms on 2 cores, `docs/performance.md`). A PyTorch backbone keeps
-    its threads."""
+    Runtime, or with no backbone to run: the head's batch-1 step is too small to share,
+    and PyTorch's idle OpenMP worker then waits on the cores that ONNX Runtime's threads
+    need (live step latency p95 32-42 ms -> 14-15 ms on 2 cores, `docs/performance.md`).
+    A PyTorch backbone keeps its threads."""
     encoder = recognizer.encoder
-    return one_torch_thread(isinstance(encoder, OnnxEncoder) and not encoder.failed)
+    return one_torch_thread(encoder is None or (isinstance(encoder, OnnxEncoder) and not encoder.failed))
 
 
 def build_recognizer(bundle: Bundle, cfg: Config) -> StreamingRecognizer:
     """The recognizer `cfg` describes (encoder runtime, smoothing, threshold, top-k),
     its encoder warmed up (ONNX export or session start) so that the first step's
-    latency is a step's."""
-    encoder = make_encoder(bundle.build_backbone(), cfg.backbone.runtime)
+    latency is a step's. No backbone is built where no head reads its features."""
+    encoder = None
+    if "appearance" in parts_read(bundle):
+        encoder = make_encoder(bundle.build_backbone(), cfg.backbone.runtime)
     recognizer = StreamingRecognizer(bundle, encoder, smoothing=cfg.stream.smoothing,
                                      threshold=cfg.stream.threshold, topk=cfg.stream.topk,
                                      min_person_share=cfg.stream.min_person_share)
