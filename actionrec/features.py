@@ -60,6 +60,7 @@ class FeatureCache:
         digest = hashlib.sha256(json.dumps(self.key, sort_keys=True).encode()).hexdigest()[:16]
         self.dir = Path(root) / f"{key.get('backbone', 'features')}-{digest}"
         self.dir.mkdir(parents=True, exist_ok=True)
+        self.planned: dict[str, Path] = {}   # video -> its entry when its extraction was planned
         manifest = self.dir / "key.json"
         if not manifest.exists():
             atomic_write_bytes(manifest, json.dumps(self.key, indent=2, sort_keys=True).encode())
@@ -105,7 +106,13 @@ class FeatureCache:
         return feats[segment_steps(len(feats), self.key["sample_fps"], item.start, item.end)]
 
     def save(self, video: str | Path, features: np.ndarray) -> None:
-        with atomic_path(self.entry(video), ".npy") as tmp:
+        """Store `features` under the video's entry. Raises OSError, storing nothing, when
+        the file is gone or has been rewritten since its extraction was planned: they are
+        the features of a file that is no longer there."""
+        entry = self.entry(video)
+        if self.planned.pop(str(video), entry) != entry:
+            raise OSError(f"{video} was rewritten while its features were extracted")
+        with atomic_path(entry, ".npy") as tmp:
             np.save(tmp, features.astype(np.float16), allow_pickle=False)
 
 
@@ -479,6 +486,7 @@ class FeatureExtractor:
                 if entry in planned:             # another path to the same file: extracted once
                     continue
                 planned.add(entry)
+                cache.planned[video] = entry
             (report.reused if cached else todo).append(video)
         return todo
 
@@ -491,7 +499,11 @@ class FeatureExtractor:
         if not np.isfinite(features).all():
             report.failed[chunk.video] = "backbone produced NaN/Inf features"
             return
-        cache.save(chunk.video, features)
+        try:
+            cache.save(chunk.video, features)
+        except OSError as exc:           # removed or rewritten while it was read; a full disk
+            report.failed[chunk.video] = f"features not stored: {exc}"
+            return
         report.extracted.append(chunk.video)
 
 

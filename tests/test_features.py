@@ -101,6 +101,35 @@ def test_unreadable_video_is_reported_and_the_rest_extracted(backbone, tmp_path)
     assert all(report.failed.values())
 
 
+class ChangingEncoder(CountingEncoder):
+    """On its first batch, removes one video and rewrites another, as a user tidying the
+    dataset folder during a long extraction would."""
+
+    def __init__(self, backbone, removed, rewritten):
+        super().__init__(backbone)
+        self.removed, self.rewritten = removed, rewritten
+
+    def __call__(self, frames):
+        if self.removed.exists():
+            self.removed.unlink()
+            write_video(self.rewritten, np.zeros((12, 48, 64, 3), np.uint8))
+        return super().__call__(frames)
+
+
+def test_a_video_removed_or_rewritten_during_extraction_is_named_and_the_rest_extracted(backbone, tmp_path):
+    paths = videos(tmp_path, n=4)
+    pre = Preprocess(64, 64, "squash")
+    cache = FeatureCache(tmp_path / "cache", cache_key(backbone, pre, 8.0))
+    extractor = FeatureExtractor(ChangingEncoder(backbone, paths[0], paths[1]), pre, 8.0, batch_size=8)
+    report = extractor.run(paths, cache)
+    assert sorted(report.extracted) == sorted(map(str, paths[2:]))
+    assert set(report.failed) == {str(paths[0]), str(paths[1])}
+    assert str(paths[0]) in report.failed[str(paths[0])] and "rewritten" in report.failed[str(paths[1])]
+    assert not cache.has(paths[1])          # the old file's features are not the new file's
+    assert extractor.run(paths[1:], cache).extracted == [str(paths[1])]
+    assert len(cache.load(paths[1])) == len(timeline_indices(12, 25.0, 8.0))
+
+
 def test_onnx_encoder_matches_pytorch_and_is_reused(backbone, tmp_path):
     from actionrec.features import OnnxEncoder
     grid = Backbone("mobilenet_v2", pooling="grid", grid=3)
