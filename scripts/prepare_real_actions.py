@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import hashlib
 import shutil
 import subprocess
 import sys
@@ -38,7 +37,9 @@ from pathlib import Path
 
 import cv2
 
-VIDEO_EXTS = {".mp4", ".avi", ".mov", ".mkv", ".webm", ".m4v"}
+from actionrec.datasets import VIDEO_EXTENSIONS
+from actionrec.weights import sha256_of
+
 CLIP_S = 2.5
 MAX_CLIPS = 6
 MIN_SOURCE_S = 3.0
@@ -80,14 +81,6 @@ def read_manifest(path: Path) -> list[SourceRow]:
     return rows
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def index_folders(folders: list[Path]) -> dict[str, Path]:
     """SHA-256 -> a video file under `folders` (searched recursively)."""
     found = {}
@@ -95,7 +88,7 @@ def index_folders(folders: list[Path]) -> dict[str, Path]:
         if not folder.is_dir():
             raise SystemExit(f"--sources {folder}: not a folder")
         for path in sorted(folder.rglob("*")):
-            if path.is_file() and path.suffix.lower() in VIDEO_EXTS:
+            if path.is_file() and path.suffix.lower() in VIDEO_EXTENSIONS:
                 found.setdefault(sha256_of(path), path)
     return found
 
