@@ -74,6 +74,9 @@ class SourceRow:
 def read_manifest(path: Path) -> list[SourceRow]:
     with open(path, newline="") as fh:
         rows = [SourceRow(**row) for row in csv.DictReader(fh)]
+    names = [row.name for row in rows]
+    if twice := sorted({name for name in names if names.count(name) > 1}):
+        raise SystemExit(f"{path}: names used by more than one row: {', '.join(twice)}")
     for row in rows:
         if bool(row.action) != bool(row.side) or row.side not in ("", "train", "test"):
             raise SystemExit(f"{path}: {row.name}: an action needs a side of train or test, "

@@ -103,3 +103,11 @@ def test_a_source_is_fetched_from_its_repository_at_the_manifests_commit(tmp_pat
     assert status == 0
     assert sha(out / "real_src" / "carol_curl.avi") == expected
     assert [p.name for p in (out / "real_actions" / "test" / "curl").iterdir()] == ["carol_curl_c00.mp4"]
+
+
+def test_a_manifest_that_names_two_sources_alike_is_refused_before_anything_is_built(tmp_path):
+    row = {"action": "", "side": "", "window_s": "", "path": "a.avi", "sha256": "0" * 64}
+    rows = [{"name": "street.avi", **row}, {"name": "street.avi", **row, "path": "b.avi"}]
+    with pytest.raises(SystemExit, match="street.avi"):
+        prepare.main(["--out", str(tmp_path / "data"), "--manifest", str(manifest(tmp_path / "m.csv", rows))])
+    assert not (tmp_path / "data").exists()
