@@ -139,24 +139,27 @@ def sources_to_run(named: list[str] | None, data: Path) -> list[str]:
     return [n for n in named or SOURCES if n not in absent]
 
 
-def run_one(source: Path, recipe: list[str], seed: int, work: Path, base: str, init: int = 0) -> dict:
-    """Train and evaluate one (source, recipe, split seed, init); the metrics that the table reads."""
+def run_one(source: Path, recipe_name: str, seed: int, work: Path, base: str, init: int = 0) -> dict:
+    """Train and evaluate one (source, recipe, split seed, init); the metrics that the table
+    reads, and where the run's bundle and metrics are (each run's own files)."""
+    recipe = RECIPES[recipe_name]
     heads = load_config(base, recipe).head.ensemble     # an ensemble's heads take seeds +100 each: no overlap
     cfg = load_config(base, [*recipe, f"train.seed={seed + 100 * heads * init}", f"data.split_seed={seed}",
                              f"cache.dir={work / 'cache'}", f"logging.run_dir={work / 'runs'}",
                              "logging.wandb=disabled", "logging.progress_bar=false", "logging.csv=false"])
     start = time.perf_counter()
-    bundle = work / "bundles" / f"{source.name}-{seed}-{init}.safetensors"
+    run = f"{source.name}-{recipe_name}-{seed}-{init}"
+    bundle, metrics = work / "bundles" / f"{run}.safetensors", work / "eval" / f"{run}.json"
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         result = train(source, cfg, bundle, progress=False)
-        m = evaluate(result.bundle, source, cfg, json_path=work / "eval" / f"{source.name}.json",
-                     progress=False)
+        m = evaluate(result.bundle, source, cfg, json_path=metrics, progress=False)
     # its checkpoints, ~100 MB a run; the bundle is kept. Each run has a folder of its own
     # (`logging.run_name` is not set), so nothing else is in it.
     shutil.rmtree(result.run_dir, ignore_errors=True)
     return {**{k: m.get(k) for k in METRICS}, "seed": seed, "init": init, "val_acc": result.best_val_acc,
-            "test_videos": m["num_videos"], "seconds": round(time.perf_counter() - start, 1)}
+            "test_videos": m["num_videos"], "seconds": round(time.perf_counter() - start, 1),
+            "bundle": str(bundle), "metrics": str(metrics)}
 
 
 def summarise(runs: list[dict]) -> dict:
@@ -211,7 +214,7 @@ def main(argv: list[str] | None = None) -> dict:
     for name in sources_to_run(args.sources, args.data):
         source = prepare_source(name, args.data, args.work, args.smoke)
         for recipe in args.recipes:
-            runs = [run_one(source, RECIPES[recipe], seed, args.work, args.config, init)
+            runs = [run_one(source, recipe, seed, args.work, args.config, init)
                     for seed in args.seeds for init in range(args.inits)]
             results.setdefault(name, {})[recipe] = {"runs": runs, "summary": summarise(runs)}
             s = results[name][recipe]["summary"]

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from actionrec.bundle import load_bundle
+
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "scripts"))
 import accuracy_suite  # noqa: E402
 
@@ -16,14 +18,19 @@ pytestmark = pytest.mark.slow
 
 def test_smoke_suite_writes_its_table_and_the_default_reads_frame_order(tmp_path):
     out, md = tmp_path / "accuracy.json", tmp_path / "accuracy.md"
-    accuracy_suite.main(["--smoke", "--sources", "demo", "--recipes", "default", "--seeds", "0",
+    accuracy_suite.main(["--smoke", "--sources", "demo", "--recipes", "default", "single_head", "--seeds", "0",
                          "--work", str(tmp_path / "work"), "--json", str(out), "--md", str(md)])
-    run = json.loads(out.read_text())["results"]["demo"]["default"]["runs"][0]
+    results = json.loads(out.read_text())["results"]["demo"]
+    run = results["default"]["runs"][0]
     assert run["test_videos"] == 24
     assert run["top1"] >= 0.75, run
     assert run["top1"] > max(run["baseline_top1"], run["probe_top1"]) + 0.15, run
     table = md.read_text()
     assert "### demo" in table and "| default |" in table
+    # each recipe's run keeps its own bundle and metrics: a later recipe overwrites neither
+    single = results["single_head"]["runs"][0]
+    assert len(load_bundle(run["bundle"]).heads) == 3 and len(load_bundle(single["bundle"]).heads) == 1
+    assert json.loads(Path(run["metrics"]).read_text())["top1"] == pytest.approx(run["top1"])
 
 
 def test_a_named_source_that_is_not_there_stops_the_suite_before_any_training(tmp_path, capsys):
