@@ -5,6 +5,7 @@ order-blind references cannot."""
 import json
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -18,19 +19,45 @@ pytestmark = pytest.mark.slow
 
 def test_smoke_suite_writes_its_table_and_the_default_reads_frame_order(tmp_path):
     out, md = tmp_path / "accuracy.json", tmp_path / "accuracy.md"
-    accuracy_suite.main(["--smoke", "--sources", "demo", "--recipes", "default", "single_head", "--seeds", "0",
+    accuracy_suite.main(["--smoke", "--sources", "demo", "--recipes", "default", "--seeds", "0",
                          "--work", str(tmp_path / "work"), "--json", str(out), "--md", str(md)])
-    results = json.loads(out.read_text())["results"]["demo"]
-    run = results["default"]["runs"][0]
+    run = json.loads(out.read_text())["results"]["demo"]["default"]["runs"][0]
     assert run["test_videos"] == 24
     assert run["top1"] >= 0.75, run
     assert run["top1"] > max(run["baseline_top1"], run["probe_top1"]) + 0.15, run
     table = md.read_text()
     assert "### demo" in table and "| default |" in table
-    # each recipe's run keeps its own bundle and metrics: a later recipe overwrites neither
-    single = results["single_head"]["runs"][0]
-    assert len(load_bundle(run["bundle"]).heads) == 3 and len(load_bundle(single["bundle"]).heads) == 1
+    assert len(load_bundle(run["bundle"]).heads) == 3
     assert json.loads(Path(run["metrics"]).read_text())["top1"] == pytest.approx(run["top1"])
+
+
+def test_each_recipe_and_seed_keeps_its_own_bundle_and_metrics(tmp_path, monkeypatch):
+    """Training and evaluation stood in by what they write: a later run overwrites nothing."""
+    def train(source, cfg, bundle, progress):
+        bundle.parent.mkdir(parents=True, exist_ok=True)
+        bundle.write_text(json.dumps({"ensemble": cfg.head.ensemble, "seed": cfg.data.split_seed}))
+        (tmp_path / "run").mkdir(exist_ok=True)
+        return SimpleNamespace(bundle=bundle, run_dir=tmp_path / "run", best_val_acc=1.0)
+
+    def evaluate(bundle, source, cfg, json_path, progress):
+        metrics = {"top1": json.loads(bundle.read_text())["ensemble"] / 10, "mean_class_acc": 0.5, "num_videos": 1}
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(metrics))
+        return metrics
+
+    monkeypatch.setattr(accuracy_suite, "train", train)
+    monkeypatch.setattr(accuracy_suite, "evaluate", evaluate)
+    (tmp_path / "data" / "real_pan").mkdir(parents=True)
+    out = tmp_path / "a.json"
+    accuracy_suite.main(["--data", str(tmp_path / "data"), "--sources", "real_pan", "--recipes", "default",
+                         "single_head", "--seeds", "0", "1", "--work", str(tmp_path / "work"), "--json", str(out)])
+    results = json.loads(out.read_text())["results"]["real_pan"]
+    runs = [(recipe, run) for recipe in ("default", "single_head") for run in results[recipe]["runs"]]
+    assert len({run["bundle"] for _, run in runs}) == len({run["metrics"] for _, run in runs}) == 4
+    for recipe, run in runs:
+        written = json.loads(Path(run["bundle"]).read_text())
+        assert written == {"ensemble": 3 if recipe == "default" else 1, "seed": run["seed"]}
+        assert json.loads(Path(run["metrics"]).read_text())["top1"] == run["top1"]
 
 
 def test_a_named_source_that_is_not_there_stops_the_suite_before_any_training(tmp_path, capsys):
