@@ -56,8 +56,14 @@ def encoder_workers() -> list[int]:
     return pids
 
 
+def entry_paths(cache_dir: Path) -> list[Path]:
+    """The cache's finished entries; not the hidden files being written (`.<name>.<pid>.tmp.npy`),
+    which may be half-written, or renamed away between listing and reading."""
+    return [p for p in cache_dir.rglob("*.npy") if not p.name.startswith(".")]
+
+
 def entries(cache_dir: Path) -> dict[str, np.ndarray]:
-    return {p.name: np.load(p) for p in cache_dir.rglob("*.npy")}
+    return {p.name: np.load(p) for p in entry_paths(cache_dir)}
 
 
 def config(tmp_path: Path, cache: str):
@@ -116,7 +122,7 @@ def test_a_worker_killed_mid_job_loses_and_duplicates_nothing(tmp_path, local_ra
         deadline = time.monotonic() + 120
         while time.monotonic() < deadline and not killed:
             workers = encoder_workers()
-            if workers and len(entries(tmp_path / "cache")) >= 2:
+            if workers and len(entry_paths(tmp_path / "cache")) >= 2:
                 os.kill(workers[0], signal.SIGKILL)
                 killed.append(workers[0])
             time.sleep(0.02)
