@@ -38,6 +38,7 @@ from pathlib import Path
 import cv2
 
 from actionrec.datasets import VIDEO_EXTENSIONS
+from actionrec.files import atomic_path
 from actionrec.weights import sha256_of
 
 CLIP_S = 2.5
@@ -116,10 +117,9 @@ def fetch_source(row: SourceRow, clones: Path, url: str) -> Path:
     if not repo.exists():
         subprocess.run(["git", "clone", "--quiet", "--filter=blob:none", "--no-checkout",
                         url.format(owner=owner, name=name), str(repo)], check=True, capture_output=True)
-    with tempfile.NamedTemporaryFile(dir=out.parent, delete=False) as tmp:
-        subprocess.run(["git", "-C", str(repo), "show", f"{row.commit}:{row.path}"], stdout=tmp,
+    with atomic_path(out) as tmp, open(tmp, "wb") as fh:
+        subprocess.run(["git", "-C", str(repo), "show", f"{row.commit}:{row.path}"], stdout=fh,
                        stderr=subprocess.PIPE, check=True)
-    Path(tmp.name).replace(out)
     return out
 
 
@@ -176,13 +176,15 @@ def frame_count(path: Path) -> int:
     return count
 
 
-def build_actions(rows: list[SourceRow], found: dict[str, Path], out: Path) -> dict[tuple[str, str], int]:
-    """Cut every found action row into `out/{train,test}/<action>/`; clips per (action, side)."""
+def build_actions(rows: list[SourceRow], found: dict[str, Path], seconds: dict[str, float],
+                  out: Path) -> dict[tuple[str, str], int]:
+    """Cut every found action row into `out/{train,test}/<action>/`; clips per (action, side).
+    `seconds`: each found source's duration."""
     counts: dict[tuple[str, str], int] = {}
     for row in rows:
         if not row.action or row.name not in found:
             continue
-        start, end = row.window(duration_of(found[row.name]))
+        start, end = row.window(seconds[row.name])
         folder = out / row.side / row.action
         folder.mkdir(parents=True, exist_ok=True)
         for i, clip_start in enumerate(clip_starts(start, end)):
@@ -195,12 +197,12 @@ def build_actions(rows: list[SourceRow], found: dict[str, Path], out: Path) -> d
     return counts
 
 
-def build_sources(rows: list[SourceRow], found: dict[str, Path], out: Path) -> int:
+def build_sources(rows: list[SourceRow], found: dict[str, Path], seconds: dict[str, float], out: Path) -> int:
     """Copy every found source of `MIN_SOURCE_S` or more into `out`; how many."""
     out.mkdir(parents=True, exist_ok=True)
     copied = 0
     for row in rows:
-        if row.name in found and duration_of(found[row.name]) >= MIN_SOURCE_S:
+        if row.name in found and seconds[row.name] >= MIN_SOURCE_S:
             shutil.copyfile(found[row.name], out / row.name)
             copied += 1
     return copied
@@ -233,8 +235,9 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     built = {name: Path(tempfile.mkdtemp(prefix=f".{name}.", dir=args.out)) for name in ("real_actions", "real_src")}
     try:
-        counts = build_actions(rows, found, built["real_actions"])
-        copied = build_sources(rows, found, built["real_src"])
+        seconds = {name: duration_of(path) for name, path in found.items()}
+        counts = build_actions(rows, found, seconds, built["real_actions"])
+        copied = build_sources(rows, found, seconds, built["real_src"])
     except BaseException:
         for folder in built.values():
             shutil.rmtree(folder, ignore_errors=True)
