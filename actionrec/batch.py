@@ -35,7 +35,7 @@ import torch
 from .bundle import Bundle, load_bundle
 from .console import Progress, summary_block
 from .datasets import VIDEO_EXTENSIONS, _walk_videos
-from .errors import ActionRecError, failure_reason
+from .errors import ResultsFileError, check_results_path, failure_reason
 from .overlay import draw_prediction
 from .sampling import timeline_indices
 from .signals import deferred, ending
@@ -45,13 +45,8 @@ from .video_io import VideoReader, open_video
 DECODE_CHUNK = 64          # frames decoded at once: bounds memory on long videos
 MIN_SEGMENT_STEPS = 2      # shorter label runs are merged into a neighbour
 LIST_SUFFIXES = (".txt", ".lst")
-RESULT_SUFFIXES = (".csv", ".jsonl")
 COLUMNS = ["path", "label", "score", "topk", "duration", "frames", "steps", "error"]
 JSON_COLUMNS = ("topk", "segments")   # JSON-encoded in CSV cells
-
-
-class ResultsFileError(ActionRecError, ValueError):
-    """The results file has an unsupported extension or does not fit this run."""
 
 
 # ---------------------------------------------------------------- inputs
@@ -340,12 +335,8 @@ class ResultsFile:
     """
 
     def __init__(self, path: str | Path, segments: bool = False):
-        self.path = Path(path)
+        self.path = check_results_path(path)
         self.format = self.path.suffix.lower()
-        if self.format not in RESULT_SUFFIXES:
-            allowed = ", ".join(RESULT_SUFFIXES)
-            raise ResultsFileError(f"{self.path}: unsupported results file extension "
-                                   f"{self.path.suffix or '(none)'!r}; use one of {allowed}")
         self.columns = COLUMNS + (["segments"] if segments else [])
         self.done: set[str] = set()
 

@@ -8,10 +8,11 @@ import logging
 import sys
 import time
 import warnings
+from pathlib import Path
 
 from .config import dump_config, load_config
 from .console import quiet_libraries, summary_block, verbose_requested
-from .errors import ActionRecError
+from .errors import ActionRecError, BundleError, check_results_path
 from .formats import FORMATS
 from .signals import ending, stop_signals
 
@@ -185,6 +186,16 @@ def main(argv: list[str] | None = None) -> int:
             raise
 
 
+def check_paths(args: argparse.Namespace) -> None:
+    """The bundle a command reads and the results file `label` writes, checked before the
+    model's libraries load (seconds): a mistyped path is named at once."""
+    bundle = getattr(args, "bundle", None)
+    if bundle is not None and not Path(bundle).is_file():
+        raise BundleError(f"{bundle}: no such bundle file")
+    if args.command == "label":
+        check_results_path(args.out)
+
+
 def run(args: argparse.Namespace) -> int:
     if args.command == "fetch-weights":
         from .weights import fetch_all
@@ -207,6 +218,7 @@ def run(args: argparse.Namespace) -> int:
     if args.print_config:
         print(dump_config(cfg), end="")
         return 0
+    check_paths(args)
     progress = not args.quiet
     cfg.logging.progress_bar = cfg.logging.progress_bar and progress
     if args.command == "train":
@@ -265,7 +277,7 @@ def run_train(args, cfg, progress: bool) -> int:
          if cfg.head.ensemble > 1 else None), ("best val top-1", val),
         ("test top-1", f"{test['top1']:.3f}" if test is not None else None),
         ("metrics", test["json"] if test is not None else None),
-        ("skipped", f"{len(result.skipped)} unreadable video(s)" if result.skipped else None),
+        ("skipped", f"{len(result.skipped)} video(s) without features (reasons below)" if result.skipped else None),
         ("time", f"{time.perf_counter() - start:.0f} s")],
         f"actionrec live --bundle {result.bundle} --source 0   (or evaluate --bundle {result.bundle} --data ...)",
         notes=[f"skipped: {path}: {reason}" for path, reason in result.skipped.items()]))

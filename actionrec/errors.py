@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 
@@ -32,6 +33,30 @@ class VideoReadError(ActionRecError, OSError):
         self.path = str(path)
         self.reason = reason
         super().__init__(f"{self.path}: {reason}")
+
+
+RESULT_SUFFIXES = (".csv", ".jsonl")   # the results files `label` writes
+
+
+class ResultsFileError(ActionRecError, ValueError):
+    """`label`'s results file has an unsupported extension or does not fit this run."""
+
+
+def check_results_path(path: str | Path) -> Path:
+    """`path` as a results file that `label` can write, or a ResultsFileError naming it.
+    Needs nothing but the file system, so the command line is checked before any model loads."""
+    path = Path(path)
+    if path.suffix.lower() not in RESULT_SUFFIXES:
+        raise ResultsFileError(f"{path}: unsupported results file extension {path.suffix or '(none)'!r}; "
+                               f"use one of {', '.join(RESULT_SUFFIXES)}")
+    if path.is_dir():
+        raise ResultsFileError(f"{path}: is a folder; the results file needs a file name")
+    existing = next(p for p in path.absolute().parents if p.exists())
+    if not existing.is_dir():
+        raise ResultsFileError(f"{path}: cannot be written, {existing} is a file, not a folder")
+    if not os.access(existing, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise ResultsFileError(f"{path}: cannot be written here (permission denied)")
+    return path
 
 
 def failure_reason(exc: BaseException) -> str:

@@ -102,7 +102,8 @@ class FeatureSource:
     def ensure(self, items: list[VideoItem], what: str, progress: bool = True, engine: str = "local",
                address: str | None = None) -> tuple[list[VideoItem], ExtractionReport]:
         """Extract what is missing; return the items whose features exist, and the
-        extraction report. Unreadable videos are skipped with one warning that lists them."""
+        extraction report. Videos without features (unreadable, removed or rewritten while
+        they were read, or not stored) are skipped with one warning that lists each one's reason."""
         videos = list(dict.fromkeys(i.path for i in items))     # a video's segments: extracted once
         with Progress(len(videos), f"features ({what})", "video", enabled=progress) as bar:
             if engine == "ray":
@@ -115,7 +116,7 @@ class FeatureSource:
                      len(report.extracted), report.frames, report.frames_per_second, len(report.reused))
         if report.failed:
             listing = "\n".join(f"  {path}: {reason}" for path, reason in report.failed.items())
-            warnings.warn(f"skipping {len(report.failed)} unreadable {what} video(s):\n{listing}",
+            warnings.warn(f"skipping {len(report.failed)} {what} video(s) without features:\n{listing}",
                           stacklevel=2)
         return [i for i in items if str(i.path) not in report.failed], report
 

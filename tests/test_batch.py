@@ -7,6 +7,8 @@ import io
 import json
 import os
 import signal
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -203,6 +205,22 @@ def test_expand_inputs_recurses_dedups_and_skips_hidden_files(tmp_path):
 def test_unsupported_results_extension_is_an_error_naming_it(videos, random_bundle, tmp_path, capsys):
     code = cli.main(["label", "--bundle", str(random_bundle), str(videos), "--out", str(tmp_path / "x.txt")])
     assert code == 2 and "'.txt'" in capsys.readouterr().err and not (tmp_path / "x.txt").exists()
+
+
+@pytest.mark.parametrize("out, named", [("x.txt", "'.txt'"), ("folder.csv", "is a folder"),
+                                        ("afile/x.csv", "afile is a file, not a folder")])
+def test_a_results_file_that_cannot_be_written_is_named_before_the_model_loads(tmp_path, out, named):
+    """A mistyped --out or --bundle fails in well under a second, not after the seconds
+    that loading torch and the bundle take: neither is imported."""
+    (tmp_path / "folder.csv").mkdir()
+    (tmp_path / "afile").write_text("")
+    (tmp_path / "b.safetensors").write_bytes(b"not a bundle")
+    script = ("import sys; from actionrec import cli; "
+              "code = cli.main(sys.argv[1:]); print(code, 'torch' in sys.modules)")
+    for bundle, expected in (("b.safetensors", named), ("missing.safetensors", "missing.safetensors: no such bundle")):
+        run = subprocess.run([sys.executable, "-c", script, "label", "--bundle", bundle, "v.mp4", "--out", out],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=120)
+        assert run.stdout.split() == ["2", "False"] and expected in run.stderr, run.stderr
 
 
 def test_annotated_copy_has_every_frame_with_the_overlay(videos, random_bundle, tmp_path):
