@@ -298,14 +298,13 @@ def run_extract(args, cfg, progress: bool) -> int:
 
 
 def run_evaluate(args, cfg, progress: bool) -> int:
-    from .pipeline import evaluate, summary
+    from .pipeline import evaluate, order_blind, summary
     metrics = evaluate(args.bundle, args.data, cfg, args.fold, args.json, progress=progress)
     print(summary(metrics) + "\n")
     print(summary_block("evaluate: done", [
         ("videos", metrics["num_videos"]),
         ("top-1", f"{metrics['top1']:.3f} (mean class {metrics['mean_class_acc']:.3f})"),
-        ("order-blind", f"baseline {metrics['baseline_top1']:.3f}" if metrics.get("baseline_top1") is not None
-         else None),
+        ("order-blind", order_blind(metrics)),
         ("metrics", metrics["json"]), ("confusion", metrics["confusion_png"])],
         f"actionrec label --bundle {args.bundle} VIDEOS_OR_FOLDERS --out labels.csv"))
     return 0

@@ -50,7 +50,7 @@ def run_demo(cfg: Config, workdir: str | Path = "runs/demo", progress: bool = Tr
     extraction = (f"{result.extraction_fps:.1f} frames/s" if result.extraction_fps
                   else "reused from the cache")
     print("\n" + summary_block("demo: done", [
-        ("test top-1", f"{metrics['top1']:.3f} (order-blind baseline {metrics.get('baseline_top1') or 0:.3f})"),
+        ("test top-1", f"{metrics['top1']:.3f} (order-blind: {order_blind(metrics)})"),
         ("feature extraction", extraction),
         ("head training", f"{result.train_clips_per_second:.0f} clips/s from the cache"),
         ("bundle", result.bundle), ("metrics", metrics["json"]), ("confusion", metrics["confusion_png"]),

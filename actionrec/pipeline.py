@@ -460,9 +460,17 @@ def order_verdict(metrics: dict) -> str | None:
     return None
 
 
+def order_blind(metrics: dict) -> str | None:
+    """The order-blind references' top-1 on one line ("baseline 0.533, probe 0.433")."""
+    refs = [f"{name} {metrics[key]:.3f}" for name, key in (("baseline", "baseline_top1"), ("probe", "probe_top1"))
+            if metrics.get(key) is not None]
+    return ", ".join(refs) or None
+
+
 def summary(metrics: dict) -> str:
+    top5 = f"top-5: {metrics['top5']:.3f}   " if len(metrics["per_class"]) > 5 else ""   # else always 1
     lines = [f"videos: {metrics['num_videos']} ({metrics['num_clips']} clips)",
-             f"top-1 (video): {metrics['top1']:.3f}   top-5: {metrics['top5']:.3f}   "
+             f"top-1 (video): {metrics['top1']:.3f}   {top5}"
              f"mean class acc: {metrics['mean_class_acc']:.3f}   clip top-1: {metrics['clip_top1']:.3f}"]
     if metrics.get("baseline_top1") is not None:
         lines.append(f"order-blind baseline (mean-pooled features + linear) top-1: {metrics['baseline_top1']:.3f}")

@@ -1,4 +1,5 @@
 import json
+import re
 import shutil
 import warnings
 
@@ -41,6 +42,8 @@ def test_cli_train_and_evaluate(tiny_ucf, tmp_path, capsys):
                  str(tmp_path / "e.json"), "--quiet", *sets]) == 0
     printed = capsys.readouterr().out
     assert "top-1" in printed and "order-blind linear probe" in printed
+    assert re.search(r"order-blind: +baseline \d\.\d{3}, probe \d\.\d{3}", printed)   # the closing summary too
+    assert "top-5" not in printed           # two classes: every video's true class is in its five best
     assert main(["evaluate", "--bundle", str(out), "--data", str(tiny_ucf), "--fold", "3", "--quiet",
                  *sets]) == 2
     assert "fold" in capsys.readouterr().err
