@@ -131,6 +131,8 @@ def load_dataset(root: str | Path, fold: int = 1, val_fraction: float = 0.15,
         split = _load_list_dir(root, val_fraction, seed, allow_outside_root, single_group)
     elif fmt != "list" and (root / "train").is_dir():
         split = _load_split_folders(root, val_fraction, seed, single_group)
+    elif fmt != "list" and [d.name for d in class_dirs(root)] == ["test"]:
+        split = _load_test_folder(root)
     elif fmt == "auto" and (split_dir := _find_ucf_split_dir(root)) is not None:
         split = _load_ucf101(root, split_dir, fold, val_fraction, seed, allow_outside_root, single_group)
     else:
@@ -410,6 +412,17 @@ def _load_split_folders(root: Path, val_fraction: float, seed: int,
     return DatasetSplit(names, train, val, test, "folders",
                         f"train/{held_out.name} folders ({held_out.name}/ is the test set); "
                         f"val by group split seed {seed}")
+
+
+def _load_test_folder(root: Path) -> DatasetSplit:
+    """`root/test/<class>/` alone, as a held-out folder is handed over: every video is a
+    test video (for `evaluate`; `train` needs videos to train on)."""
+    test_dir = root / "test"
+    names = [d.name for d in class_dirs(test_dir)]
+    if not names:
+        raise DatasetError(f"{test_dir}: no class folders")
+    test = _items_from_class_folders(test_dir, {n: i for i, n in enumerate(names)}, test_dir)
+    return DatasetSplit(names, [], [], test, "folders", "a test/ folder alone: every video is a test video", ())
 
 
 # ---------------------------------------------------------------- list files

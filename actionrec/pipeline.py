@@ -172,8 +172,11 @@ class TrainResult:
 
 def train(data_root: str | Path, cfg: Config, out: str | Path, progress: bool = True) -> TrainResult:
     """Train a head on `data_root` and write the bundle to `out`."""
-    run_dir = train_run_dir(cfg)
     split = load_split(data_root, cfg)
+    if not split.train:
+        raise DatasetError(f"{data_root}: no training videos ({split.source}); `actionrec evaluate` "
+                           f"scores a bundle on it")
+    run_dir = train_run_dir(cfg)
     log.info("dataset %s: %d classes, %d train / %d val / %d test videos (%s)", data_root,
              len(split.class_names), len(split.train), len(split.val), len(split.test), split.source)
     source = feature_source(cfg, [i.path for i in split.train])

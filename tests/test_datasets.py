@@ -159,6 +159,22 @@ def test_val_and_test_folders_are_used_as_given(tmp_path):
     assert all("val" in i.path.parts for i in split.val)
 
 
+def test_a_test_folder_alone_is_every_video_a_test_video(tmp_path):
+    """A held-out folder handed over on its own (`test/<class>/`): evaluate scores all of
+    it, where a folder of classes would have held out only a share, and a class called
+    `test` beside others is still a class."""
+    root = make_split_folders(tmp_path / "a", {"test": {"wave": 3, "clap": 2}})
+    split = load_dataset(root)
+    assert (split.class_names, len(split.test), split.train, split.val) == (["clap", "wave"], 10, [], [])
+    assert_labels_match_folders(split, split.test)
+    from actionrec.config import load_config
+    from actionrec.pipeline import train
+    with pytest.raises(DatasetError, match=r"no training videos \(a test/ folder alone.*evaluate"):
+        train(root, load_config(), tmp_path / "b.safetensors", progress=False)
+    classes = make_split_folders(tmp_path / "b", {"test": {"x": 4}, "other": {"y": 4}})
+    assert load_dataset(classes).class_names == ["other", "test"]
+
+
 def test_val_folder_without_test_folder_is_the_test_set(tmp_path):
     root = make_split_folders(tmp_path, {"train": {"a": 4, "b": 4}, "val": {"a": 1, "b": 1}})
     split = load_dataset(root)
