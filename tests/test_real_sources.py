@@ -16,8 +16,9 @@ from actionrec.synthetic import write_video
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import prepare_real_actions as prepare
 
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
-                                reason="needs FFmpeg (apt-get install ffmpeg)")
+needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
+                                  reason="needs FFmpeg (apt-get install ffmpeg)")
+MANIFESTS = Path(__file__).resolve().parents[1] / "scripts"
 FIELDS = ["name", "action", "side", "window_s", "repo", "commit", "path", "sha256", "licence"]
 
 
@@ -46,6 +47,7 @@ def frames_of(path: Path) -> int:
     return count
 
 
+@needs_ffmpeg
 def test_clips_are_cut_from_files_found_by_hash_and_a_missing_source_is_named(tmp_path, capsys):
     have = tmp_path / "downloads"
     have.mkdir()
@@ -83,6 +85,7 @@ def test_clips_are_cut_from_files_found_by_hash_and_a_missing_source_is_named(tm
     assert not list(out.glob(".real_*"))      # nothing half-built left beside the sets
 
 
+@needs_ffmpeg
 def test_a_source_is_fetched_from_its_repository_at_the_manifests_commit(tmp_path):
     repo = tmp_path / "remote" / "someone+videos"
     repo.mkdir(parents=True)
@@ -105,9 +108,25 @@ def test_a_source_is_fetched_from_its_repository_at_the_manifests_commit(tmp_pat
     assert [p.name for p in (out / "real_actions" / "test" / "curl").iterdir()] == ["carol_curl_c00.mp4"]
 
 
+@needs_ffmpeg
 def test_a_manifest_that_names_two_sources_alike_is_refused_before_anything_is_built(tmp_path):
     row = {"action": "", "side": "", "window_s": "", "path": "a.avi", "sha256": "0" * 64}
     rows = [{"name": "street.avi", **row}, {"name": "street.avi", **row, "path": "b.avi"}]
     with pytest.raises(SystemExit, match="street.avi"):
         prepare.main(["--out", str(tmp_path / "data"), "--manifest", str(manifest(tmp_path / "m.csv", rows))])
     assert not (tmp_path / "data").exists()
+
+
+def test_the_committed_real_sets_share_no_source_and_name_each_one_once():
+    """The third set (`real_sources.csv`) and the fourth (`real_sources_fourth.csv`) are
+    independent checks only if no source video, by SHA-256, is in both, or twice in one;
+    every exercise row of the fourth set is a test row."""
+    third = prepare.read_manifest(MANIFESTS / "real_sources.csv")
+    fourth = prepare.read_manifest(MANIFESTS / "real_sources_fourth.csv")
+    for rows in (third, fourth):
+        hashes = [row.sha256 for row in rows]
+        assert len(set(hashes)) == len(hashes) and all(len(h) == 64 for h in hashes)
+        assert all((len(row.commit) == 40 or row.repo == prepare.DEBIAN_PACKAGE) and row.path for row in rows)
+    assert not {row.sha256 for row in third} & {row.sha256 for row in fourth}
+    assert {row.side for row in fourth} == {"test"}
+    assert {row.action for row in fourth} == {row.action for row in third if row.action}
