@@ -14,7 +14,7 @@ from pathlib import Path
 
 from .config import Config
 from .console import summary_block
-from .pipeline import evaluate, summary, train
+from .pipeline import evaluate, order_blind, summary, train
 from .synthetic import make_ucf_dataset
 
 PAIRS = [("grow", "shrink"), ("slide_left", "slide_right"), ("turn_clockwise", "turn_anticlockwise")]

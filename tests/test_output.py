@@ -117,3 +117,20 @@ def test_a_terminal_gets_a_live_bar(random_bundle, mixed_folder, tmp_path):
     screen = b"".join(chunks).decode("utf-8", "replace")
     assert re.search(r"\rlabelling: +\d+%\|", screen), screen       # tqdm redraws in place
     assert "== label: done ==" in screen and not LIBRARY_LINE.search(screen)
+
+
+def test_the_demo_runs_end_to_end_and_closes_with_its_score_and_both_order_blind_references(
+        tmp_path, monkeypatch, capsys):
+    """`make demo`, shrunk: generate, train, evaluate, and a closing summary that a new
+    user reads first (the test top-1 beside the mean-pool baseline and the probe)."""
+    from actionrec.cli import main
+    monkeypatch.chdir(tmp_path)                 # the demo writes weights/demo.safetensors here
+    sets = ["demo.groups=5", "demo.clips_per_group=2", "demo.test_groups=2", "demo.num_frames=24",
+            "demo.size=64", "backbone.crop_size=96", "sampling.clip_steps=6", "train.epochs=2",
+            "train.baseline_epochs=50", f"cache.dir={tmp_path / 'cache'}", f"logging.run_dir={tmp_path / 'runs'}",
+            "logging.wandb=disabled"]
+    assert main(["demo", "--workdir", str(tmp_path / "demo"), "--quiet",
+                 *(arg for s in sets for arg in ("--set", s))]) == 0
+    printed = capsys.readouterr().out
+    assert re.search(r"test top-1: +\d\.\d{3} \(order-blind: baseline \d\.\d{3}, probe \d\.\d{3}\)", printed), printed
+    assert (tmp_path / "weights" / "demo.safetensors").is_file()
