@@ -19,7 +19,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, safe_open, save_file
 
 from .backbone import Backbone, get_spec
-from .errors import BundleError, ConfigError
+from .errors import BundleError, ConfigError, check_bundle_path
 from .features import motion_channels
 from .files import atomic_path
 from .model import LinearProbe, LSTMHead, MeanPoolBaseline, ensemble_probs
@@ -121,9 +121,7 @@ def read_meta(path: Path) -> dict:
 
 def load_bundle(path: str | Path) -> Bundle:
     """Load and check a bundle; BundleError names the file and what does not fit."""
-    path = Path(path)
-    if not path.is_file():
-        raise BundleError(f"{path}: no such bundle file")
+    path = check_bundle_path(path)
     meta = read_meta(path)
     tensors = load_file(str(path))
     backbone = meta["backbone"]["name"]

@@ -8,11 +8,10 @@ import logging
 import sys
 import time
 import warnings
-from pathlib import Path
 
 from .config import dump_config, load_config
 from .console import quiet_libraries, summary_block, verbose_requested
-from .errors import ActionRecError, BundleError, check_results_path
+from .errors import ActionRecError, check_bundle_path, check_results_path
 from .formats import FORMATS
 from .signals import ending, stop_signals
 
@@ -189,9 +188,8 @@ def main(argv: list[str] | None = None) -> int:
 def check_paths(args: argparse.Namespace) -> None:
     """The bundle a command reads and the results file `label` writes, checked before the
     model's libraries load (seconds): a mistyped path is named at once."""
-    bundle = getattr(args, "bundle", None)
-    if bundle is not None and not Path(bundle).is_file():
-        raise BundleError(f"{bundle}: no such bundle file")
+    if getattr(args, "bundle", None) is not None:
+        check_bundle_path(args.bundle)
     if args.command == "label":
         check_results_path(args.out)
 

@@ -35,6 +35,15 @@ class VideoReadError(ActionRecError, OSError):
         super().__init__(f"{self.path}: {reason}")
 
 
+def check_bundle_path(path: str | Path) -> Path:
+    """`path` as a bundle file that exists, or a BundleError naming it. Needs nothing but
+    the file system, so the command line is checked before any model loads."""
+    path = Path(path)
+    if not path.is_file():
+        raise BundleError(f"{path}: no such bundle file")
+    return path
+
+
 RESULT_SUFFIXES = (".csv", ".jsonl")   # the results files `label` writes
 
 
