@@ -23,9 +23,14 @@ Channels (`CHANNELS`): `present` (1 with a person, else every channel is 0); eig
 joint angles (elbows, knees, hips, shoulders; from the model's 3-D landmarks, so they do
 not change with the camera's angle; in units of pi: 1 straight, 0 folded);
 the torso's direction (`torso_x` unsigned, `torso_y` signed: -1 upright, 1 upside
-down); and 13 landmarks (nose, shoulders, elbows, wrists, hips, knees, ankles)
+down); 13 landmarks (nose, shoulders, elbows, wrists, hips, knees, ankles)
 relative to the hips' centre in torso lengths, `x` unsigned (a person facing left or
-right alike).
+right alike); and how far each of those landmarks moved in the frame since the last
+step, in torso lengths per step (`SPEED_CHANNELS`, version 4): which parts of the body
+stay put and which move. A squat's feet stay where they are while its hips move, a
+pull-up's hands stay on the bar: relative to the hips alone, a squat with the arms
+raised to a bar and a pull-up are alike. The speeds are read against the last pose
+found, so they need the steps in order, as the encoder takes them.
 
 A limb the camera does not see (legs below the frame's edge, an arm behind the body) is
 not guessed at: the landmark model still places it, often far off (ankles up by the bar
@@ -58,8 +63,8 @@ MIN_SCORE = 0.5            # detector and landmark model: a person is there
 AUTO_SHARE = 0.5           # `auto`: on when at least this share of sampled training videos show a person
 AUTO_VIDEOS = 12
 MAX_REACH = 5.0            # landmarks further from the hips than this, in torso lengths, are clipped
-FEATURES_VERSION = 3       # part of the cache key and bundles: bump when `pose_features` changes
-READABLE_VERSIONS = (2, 3)  # bundles trained on these versions of the channels still load (2: no `UNSEEN`)
+FEATURES_VERSION = 4       # part of the cache key and bundles: bump when `pose_features` changes
+READABLE_VERSIONS = (2, 3, 4)  # bundles trained on these versions of the channels still load (2: no `UNSEEN`)
 MIN_VISIBILITY = 0.5       # a landmark less visible than this (or hanging from one) is not seen
 UNSEEN = -1.0e4            # a channel's value where its landmark is not seen (exact in float16)
 
@@ -76,8 +81,12 @@ JOINTS = {   # angle at the middle landmark
 }
 _NAMES = ("nose", "shoulder_l", "shoulder_r", "elbow_l", "elbow_r", "wrist_l", "wrist_r",
           "hip_l", "hip_r", "knee_l", "knee_r", "ankle_l", "ankle_r")
-CHANNELS = ("present", *(f"angle_{j}" for j in JOINTS), "torso_x", "torso_y",
-            *(f"{n}_{a}" for a in "xy" for n in _NAMES))
+BODY_CHANNELS = ("present", *(f"angle_{j}" for j in JOINTS), "torso_x", "torso_y",
+                 *(f"{n}_{a}" for a in "xy" for n in _NAMES))     # versions 2 and 3
+SPEED_CHANNELS = tuple(f"{n}_speed" for n in _NAMES)              # version 4 adds these
+CHANNELS = (*BODY_CHANNELS, *SPEED_CHANNELS)
+TWIN = np.array([_NAMES.index(re.sub(r"_l$", "_r", n) if n.endswith("_l") else re.sub(r"_r$", "_l", n))
+                 for n in _NAMES])     # each of `KEYPOINTS`' index of its other side's (the nose: itself)
 PARENT = {L_ELBOW: L_SHOULDER, R_ELBOW: R_SHOULDER, L_WRIST: L_ELBOW, R_WRIST: R_ELBOW,
           L_KNEE: L_HIP, R_KNEE: R_HIP, L_ANKLE: L_KNEE, R_ANKLE: R_KNEE}   # seen only if this is
 ALWAYS_SEEN = (L_HIP, R_HIP)   # the origin: the detector found the hips' centre
@@ -102,12 +111,19 @@ class PoseSpec:
 
     @property
     def channels(self) -> int:
-        return len(CHANNELS)
+        return len(channel_names(self.version))
+
+    @property
+    def reads_earlier_steps(self) -> bool:
+        """A step's channels depend on the steps before it: a pose held or tracked, or the
+        landmarks' speeds (version 4)."""
+        return self.hold > 0 or self.track or self.version >= 4
 
     def to_meta(self) -> dict:
         """The bundle's `pose` entry (`from_meta` reads it back); without a hold or tracking,
         as before they existed (earlier caches and bundles keep their keys)."""
-        meta = {"model": self.model, "grid": self.grid, "channels": list(CHANNELS), "version": self.version}
+        meta = {"model": self.model, "grid": self.grid, "channels": list(channel_names(self.version)),
+                "version": self.version}
         if self.hold:
             meta["hold"] = self.hold
         if self.track:
@@ -118,12 +134,13 @@ class PoseSpec:
     def from_meta(cls, meta: dict | None) -> "PoseSpec | None":
         if not meta:
             return None
-        if list(meta.get("channels", [])) != list(CHANNELS):
-            raise ConfigError(f"pose channels {meta.get('channels')} are not this version's {list(CHANNELS)}")
         version = meta.get("version", 1)      # the first version wrote none
         if version not in READABLE_VERSIONS:
             raise ConfigError(f"pose features version {version} (the bundle's) is not one this actionrec "
                               f"reads ({', '.join(map(str, READABLE_VERSIONS))}): train the bundle again")
+        if list(meta.get("channels", [])) != list(channel_names(version)):
+            raise ConfigError(f"pose channels {meta.get('channels')} are not version {version}'s "
+                              f"{list(channel_names(version))}")
         return cls(meta["grid"], meta["model"], version, int(meta.get("hold", 0)), bool(meta.get("track", False)))
 
 
@@ -238,10 +255,13 @@ def _iou(centres: np.ndarray, sizes: np.ndarray, best: int) -> np.ndarray:
     return inter / (area + area[best] - inter + 1e-9)
 
 
-def pose_features(pose: Pose | None, version: int = FEATURES_VERSION) -> np.ndarray:
-    """A `Pose` (or None) -> `(P,)` float32 channels (see the module docstring); with
-    `version` 2, every landmark as the model places it, seen or not."""
-    out = np.zeros(len(CHANNELS), np.float32)
+def pose_features(pose: Pose | None, version: int = FEATURES_VERSION, previous: Pose | None = None,
+                  steps: int = 1) -> np.ndarray:
+    """A `Pose` (or None) -> `(P,)` float32 channels of `version` (`channel_names`; see the
+    module docstring): with version 2, every landmark as the model places it, seen or not;
+    from version 4, each landmark's speed since `previous`, the last pose found, `steps`
+    timeline steps before (None: at a video's start, the speeds read `UNSEEN`)."""
+    out = np.zeros(len(channel_names(version)), np.float32)
     if pose is None:
         return out
     p, world = pose.image[:, :3].astype(np.float64), pose.world.astype(np.float64)
@@ -252,11 +272,37 @@ def pose_features(pose: Pose | None, version: int = FEATURES_VERSION) -> np.ndar
     length = max(float(np.linalg.norm(torso)), 0.5 * float(widths), 1.0)
     angles = [_angle(world[a], world[b], world[c]) for a, b, c in JOINTS.values()]
     rel = np.clip((p[list(KEYPOINTS), :2] - hips) / length, -MAX_REACH, MAX_REACH)
-    out[:] = [1.0, *angles, abs(torso[0]) / length, torso[1] / length,
-              *np.abs(rel[:, 0]), *rel[:, 1]]
+    out[:len(BODY_CHANNELS)] = [1.0, *angles, abs(torso[0]) / length, torso[1] / length,
+                                *np.abs(rel[:, 0]), *rel[:, 1]]
     if version >= 3:
-        out[unseen_channels(seen_landmarks(pose.image[:, 3]))] = UNSEEN
+        seen = seen_landmarks(pose.image[:, 3])
+        out[unseen_channels(seen)] = UNSEEN
+    if version >= 4:
+        out[len(BODY_CHANNELS):] = landmark_speeds(pose, previous, steps, length, seen)
     return out
+
+
+def landmark_speeds(pose: Pose, previous: Pose | None, steps: int, length: float, seen: set[int]) -> np.ndarray:
+    """`(13,)` how far each of `KEYPOINTS` moved in the frame per timeline step since
+    `previous`, in torso lengths (`length` pixels): which parts of the body move and which
+    stay put (the hands of a pull-up, the feet of a squat). A left and right landmark that
+    traded places (the model swaps the sides of a person facing the camera from one step to
+    the next) are matched the nearer way. `UNSEEN` for a landmark not seen now or then,
+    and for all of them without a previous pose."""
+    if previous is None:
+        return np.full(len(KEYPOINTS), UNSEEN)
+    now, then = pose.image[list(KEYPOINTS), :2].astype(np.float64), previous.image[list(KEYPOINTS), :2]
+    moved = np.linalg.norm(now - then, axis=1)
+    crossed = np.linalg.norm(now - then[TWIN], axis=1)
+    swapped = (crossed + crossed[TWIN]) < (moved + moved[TWIN])
+    speed = np.minimum(np.where(swapped, crossed, moved) / (length * steps), MAX_REACH)
+    both = seen & seen_landmarks(previous.image[:, 3])
+    return np.where([k in both for k in KEYPOINTS], speed, UNSEEN)
+
+
+def channel_names(version: int = FEATURES_VERSION) -> tuple[str, ...]:
+    """The channels pose features of `version` have: from 4 on, the landmarks' speeds too."""
+    return CHANNELS if version >= 4 else BODY_CHANNELS
 
 
 def seen_landmarks(visibility: np.ndarray) -> set[int]:
@@ -319,10 +365,21 @@ class PoseEncoder:
         self.last: np.ndarray | None = None
         self.held = 0
         self.alignment: np.ndarray | None = None
+        self.previous: Pose | None = None   # the last pose found, `since` steps before the next
+        self.since = 1
 
     def __call__(self, frames) -> np.ndarray:
-        feats = np.stack([self.fill(pose_features(self.estimate(f), self.spec.version)) for f in frames])
+        feats = np.stack([self.fill(self.features(self.estimate(f))) for f in frames])
         return np.repeat(feats[:, None], self.spec.grid * self.spec.grid, axis=1)
+
+    def features(self, pose: Pose | None) -> np.ndarray:
+        """`(P,)` channels of the next step's `pose` (None: nobody found), its speeds
+        measured from the last pose found."""
+        step = pose_features(pose, self.spec.version, self.previous, self.since)
+        self.since += 1
+        if pose is not None:
+            self.previous, self.since = pose, 1
+        return step
 
     def estimate(self, frame: np.ndarray) -> Pose | None:
         """The next step's pose; with `spec.track`, looked for where the last step's was."""

@@ -119,8 +119,8 @@ class StreamingRecognizer:
         self.unread = {part: np.zeros((1, head.num_cells, channels), np.float32) for part, channels in
                        (("appearance", head.in_dim), ("flow", bundle.motion.channels if bundle.motion else 0),
                         ("pose", bundle.pose.channels if bundle.pose else 0))}
-        # a pose held or tracked depends on the steps before: every timeline step runs it, as offline
-        self.pose_every_step = self.pose is not None and (self.pose.spec.hold > 0 or self.pose.spec.track)
+        # a pose held, tracked or moving depends on the steps before: every timeline step runs it, as offline
+        self.pose_every_step = self.pose is not None and self.pose.spec.reads_earlier_steps
         self.window = int(bundle.sampling["clip_steps"])
         self.gate = FrameGate(float(bundle.sampling["fps"]) / stream_stride(bundle))
         self.timeline = FrameGate(float(bundle.sampling["fps"]))

@@ -306,13 +306,15 @@ def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASS
                        resize_mode: str = "center_crop", clip_steps: int = 16, hidden_size: int = 128,
                        num_layers: int = 2, cell_dim: int = 64, seed: int = 0, motion: bool = False,
                        stream_stride: int = 1, pose: bool = False, heads: int = 1, pose_hold: int = 0,
-                       pose_clip: float = 0.0, pose_alone: bool = False, pose_track: bool = False) -> Path:
+                       pose_clip: float = 0.0, pose_alone: bool = False, pose_track: bool = False,
+                       pose_version: int | None = None) -> Path:
     """A real bundle (pretrained MobileNetV2, 3x3 grid, with the flow stream if `motion`, the
-    pose stream if `pose`, tracking the person with `pose_track`, holding a lost person's pose for `pose_hold` steps and clipping
-    its standardised channels at `pose_clip`; with `pose_alone`, the pose's weight 1, as the
-    `personal` preset trains it) with an
-    untrained head (`heads` of them: an ensemble): exercises every inference path (tests,
-    benchmarks) without training. Labels are arbitrary."""
+    pose stream if `pose`: channels of `pose_version` (the current one by default), tracking
+    the person with `pose_track`, holding a lost person's pose for `pose_hold` steps and
+    clipping its standardised channels at `pose_clip`; with `pose_alone`, the pose's weight
+    1, as the `personal` preset trains it) with an untrained head (`heads` of them: an
+    ensemble): exercises every inference path (tests, benchmarks) without training. Labels
+    are arbitrary."""
     import torch
 
     from .bundle import save_bundle
@@ -320,10 +322,11 @@ def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASS
     from .features import motion_channels
     from .model import LSTMHead
     from .motion import FlowSpec
-    from .pose import PoseSpec
+    from .pose import FEATURES_VERSION, PoseSpec
     from .transforms import Preprocess
     flow = FlowSpec(preset=MotionConfig.preset, grid=3) if motion else None   # the default's flow
-    body = PoseSpec(grid=3, hold=pose_hold, track=pose_track) if pose else None
+    body = PoseSpec(grid=3, version=pose_version or FEATURES_VERSION, hold=pose_hold,
+                    track=pose_track) if pose else None
     extra = motion_channels(flow, body)
     head = {"in_dim": 1280, "num_classes": len(class_names), "num_cells": 9, "hidden_size": hidden_size,
             "num_layers": num_layers, "dropout": 0.0, "input_dropout": 0.0, "output_dropout": 0.0,

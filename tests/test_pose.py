@@ -8,7 +8,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from actionrec.pose import CHANNELS, PoseEncoder, PoseEstimator, PoseSpec, pose_features, pose_spec
+from actionrec.pose import BODY_CHANNELS, CHANNELS, PoseEncoder, PoseEstimator, PoseSpec, pose_features, pose_spec
 from actionrec.synthetic import render_clip, write_video
 
 cv2 = pytest.importorskip("cv2")
@@ -16,7 +16,7 @@ cv2 = pytest.importorskip("cv2")
 FPS = 25.0
 WRIST_Y = [CHANNELS.index("wrist_l_y"), CHANNELS.index("wrist_r_y")]
 LEGS = {*(f"angle_{joint}_{side}" for joint in ("knee", "hip") for side in "lr"),     # the hip's angle reads the knee
-        *(f"{joint}_{side}_{axis}" for joint in ("knee", "ankle") for side in "lr" for axis in "xy")}
+        *(f"{joint}_{side}_{axis}" for joint in ("knee", "ankle") for side in "lr" for axis in ("x", "y", "speed"))}
 
 
 def draw_person(arms_up: float, size: int = 320, shift: int = 0) -> np.ndarray:
@@ -65,13 +65,13 @@ def test_legs_below_the_frame_s_edge_read_unseen_and_the_arms_still_read(estimat
     """Filmed from the waist up (a webcam at a desk, a pull-up from below the bar), the
     landmark model still places the legs; their channels say they are not seen instead."""
     from actionrec.pose import UNSEEN
-    whole = pose_features(estimator(draw_person(0.2)))
-    waist_up = pose_features(estimator(np.ascontiguousarray(draw_person(0.2)[:215])))
+    still = [estimator(draw_person(0.2)), estimator(np.ascontiguousarray(draw_person(0.2)[:215]))]
+    whole, waist_up = (pose_features(pose, previous=pose) for pose in still)     # standing still
     assert (whole != UNSEEN).all()
     unseen = np.flatnonzero(waist_up == UNSEEN)
     assert {CHANNELS[i] for i in unseen} == LEGS
     assert (waist_up[WRIST_Y] > -0.8).all() and (waist_up[WRIST_Y] < 0).all()   # hands above the hips
-    guessed = pose_features(estimator(np.ascontiguousarray(draw_person(0.2)[:215])), version=2)
+    guessed = pose_features(still[1], version=2)
     assert (guessed != UNSEEN).all()          # the channels bundles trained before read
 
 
@@ -82,6 +82,32 @@ def test_the_pose_is_read_on_the_body_not_the_frame(estimator):
     for variant in (person[:, ::-1], draw_person(0.6, shift=60),
                     cv2.resize(cv2.copyMakeBorder(person, 160, 160, 160, 160, cv2.BORDER_REPLICATE), (320, 320))):
         np.testing.assert_allclose(pose_features(estimator(np.ascontiguousarray(variant))), ref, atol=0.25)
+
+
+def test_the_speeds_say_which_parts_of_the_body_move_and_which_stay_put():
+    """Arms waving over still feet: the wrists move, the ankles stay put. The whole person
+    moving sideways: the ankles move too. The first step has no step before it: its
+    speeds say nothing (`UNSEEN`)."""
+    from actionrec.pose import SPEED_CHANNELS, UNSEEN
+    speed = {name.removesuffix("_speed"): CHANNELS.index(name) for name in SPEED_CHANNELS}
+    wrists, ankles, hips = ([speed[f"{part}_{side}"] for side in "lr"] for part in ("wrist", "ankle", "hip"))
+    encoder = PoseEncoder(PoseSpec(1))
+    waves = encoder([draw_person(a) for a in 0.5 + 0.5 * np.sin(np.linspace(0, 2 * np.pi, 12))])[:, 0]
+    assert (waves[0, list(speed.values())] == UNSEEN).all()
+    assert seen_mean(waves[1:, wrists]) > 0.3 and seen_mean(waves[1:, ankles]) < seen_mean(waves[1:, wrists]) / 3
+    encoder.reset()
+    sideways = encoder([draw_person(0.2, 320, shift) for shift in range(-48, 49, 12)])[:, 0]
+    assert (sideways[0, list(speed.values())] == UNSEEN).all()     # a new video starts afresh
+    assert seen_mean(sideways[1:, hips]) > 0.1
+    assert seen_mean(sideways[1:, ankles]) > 2 * seen_mean(waves[1:, ankles])
+
+
+def seen_mean(channels: np.ndarray) -> float:
+    """The mean of the values of seen landmarks (at least half of them)."""
+    from actionrec.pose import UNSEEN
+    seen = channels[channels != UNSEEN]
+    assert seen.size >= channels.size / 2
+    return float(seen.mean())
 
 
 def test_a_frame_without_a_person_gives_zeros(estimator):
@@ -189,7 +215,8 @@ def test_a_tracked_person_is_read_through_motion_blur_and_one_who_leaves_reads_n
     assert tracked[1, 0] == 1 and not plain[1].any()           # read only where it was
     assert tracked[1, WRIST_Y].min() < tracked[0, WRIST_Y].min() - 0.5   # the arm raised, not the last pose
     assert not tracked[2].any()
-    np.testing.assert_array_equal(tracked[[0, 3]], plain[[0, 3]])
+    body = len(BODY_CHANNELS)                                  # the speeds: from the last pose each found
+    np.testing.assert_array_equal(tracked[[0, 3], :body], plain[[0, 3], :body])
     encoder = PoseEncoder(PoseSpec(1, track=True))
     encoder(frames[:1])
     encoder.reset()                                            # a new video tracks nobody from the last
@@ -217,32 +244,42 @@ def test_a_torso_seen_end_on_keeps_the_channels_in_range(estimator):
     image = pose.image.copy()
     hips = (image[23, :2] + image[24, :2]) / 2
     image[[11, 12], 1] = hips[1] + 0.01                       # shoulders level with the hips
-    feats = pose_features(pose._replace(image=image))
+    feats = pose_features(pose._replace(image=image), previous=pose)   # the shoulders dropped in one step
     assert np.isfinite(feats).all() and np.abs(feats).max() <= 5.0
 
 
-def test_a_bundle_of_pose_channels_this_version_cannot_read_is_refused_by_name_and_version_2_still_loads(
+def test_a_bundle_of_pose_channels_this_version_cannot_read_is_refused_by_name_and_versions_2_and_3_still_load(
         pose_bundle, tmp_path):
     import json
     from safetensors.torch import load_file, save_file
     from actionrec.bundle import load_bundle, read_meta
     from actionrec.errors import BundleError
-    meta = read_meta(pose_bundle)
+    from actionrec.synthetic import random_head_bundle
+    version3 = random_head_bundle(tmp_path / "v3.safetensors", class_names=["a", "b", "c"], crop_size=64,
+                                  clip_steps=4, hidden_size=16, num_layers=1, cell_dim=8, pose=True, pose_version=3)
+    meta = read_meta(version3)
     for version in (None, 1, 2):          # the first version wrote no number
         meta["pose"]["version"] = version
         if version is None:
             del meta["pose"]["version"]
         older = tmp_path / f"v{version}.safetensors"
-        save_file(load_file(str(pose_bundle)), str(older), metadata={"actionrec": json.dumps(meta)})
+        save_file(load_file(str(version3)), str(older), metadata={"actionrec": json.dumps(meta)})
     for version in (None, 1):
         with pytest.raises(BundleError, match=f"v{version}.safetensors: pose features version 1 "
                                               f".*train the bundle again"):
             load_bundle(tmp_path / f"v{version}.safetensors")
-    # version 2 (every landmark guessed) still loads, and its pose is read as it was trained
+    # version 2 (every landmark guessed) and 3 (no speeds) still load, and read their pose as trained
     older = load_bundle(tmp_path / "v2.safetensors")
-    assert older.pose == PoseSpec(3, version=2) and not older.head.pose_gaps
+    assert older.pose == PoseSpec(3, version=2) and not older.head.pose_gaps and older.pose.channels == 37
+    older = load_bundle(version3)
+    assert older.pose == PoseSpec(3, version=3) and older.head.pose_gaps and older.pose.channels == 37
     current = load_bundle(pose_bundle)
-    assert current.pose == PoseSpec(3) and current.head.pose_gaps
+    assert current.pose == PoseSpec(3) and current.head.pose_gaps and current.pose.channels == len(CHANNELS)
+
+
+def test_labelling_with_a_bundle_of_version_3_pose_channels_equals_the_feature_cache_path(tmp_path):
+    """A bundle trained before the landmarks' speeds reads the channels it was trained on."""
+    assert_labelling_equals_the_feature_cache_path(tmp_path, waving(30), pose_version=3)
 
 
 def test_a_wild_pose_step_moves_a_clipped_head_no_further_and_bundles_keep_their_clip(pose_bundle, tmp_path):
