@@ -85,8 +85,15 @@ BODY_CHANNELS = ("present", *(f"angle_{j}" for j in JOINTS), "torso_x", "torso_y
                  *(f"{n}_{a}" for a in "xy" for n in _NAMES))     # versions 2 and 3
 SPEED_CHANNELS = tuple(f"{n}_speed" for n in _NAMES)              # version 4 adds these
 CHANNELS = (*BODY_CHANNELS, *SPEED_CHANNELS)
-TWIN = np.array([_NAMES.index(re.sub(r"_l$", "_r", n) if n.endswith("_l") else re.sub(r"_r$", "_l", n))
-                 for n in _NAMES])     # each of `KEYPOINTS`' index of its other side's (the nose: itself)
+
+
+def other_side(name: str) -> str:
+    """A landmark's or channel's name with its side traded (`wrist_l_y` -> `wrist_r_y`);
+    a name without a side (`nose_x`, `torso_y`) stays as it is."""
+    return re.sub(r"(?<=_)([lr])(?=_|$)", lambda m: "r" if m.group(1) == "l" else "l", name)
+
+
+TWIN = np.array([_NAMES.index(other_side(n)) for n in _NAMES])   # each of `KEYPOINTS`' other side (the nose: itself)
 PARENT = {L_ELBOW: L_SHOULDER, R_ELBOW: R_SHOULDER, L_WRIST: L_ELBOW, R_WRIST: R_ELBOW,
           L_KNEE: L_HIP, R_KNEE: R_HIP, L_ANKLE: L_KNEE, R_ANKLE: R_KNEE}   # seen only if this is
 ALWAYS_SEEN = (L_HIP, R_HIP)   # the origin: the detector found the hips' centre
@@ -325,9 +332,7 @@ def mirror_order() -> np.ndarray:
     and its right twin's trade places (the x offsets are already sizes, `|x|`), so a
     right-arm curl reads as a left-arm one."""
     index = {name: i for i, name in enumerate(CHANNELS)}
-    twin = {"l": "r", "r": "l"}
-    return np.array([index[re.sub(r"(?<=_)([lr])(?=_|$)", lambda m: twin[m.group(1)], name)]
-                     for name in CHANNELS])
+    return np.array([index[other_side(name)] for name in CHANNELS])
 
 
 def _angle(a: np.ndarray, b: np.ndarray, c: np.ndarray) -> float:
