@@ -636,22 +636,35 @@ def clip_means(items: list[VideoItem], cache: FeatureCache, clip_steps: int, mod
     return torch.from_numpy(np.stack(means)), torch.tensor(labels), torch.tensor(videos)
 
 
+POSE_STATS_CLIPS = 2048   # training clips the pose statistics' map is fitted on, spread over the videos
+
+
 @torch.no_grad()
 def pose_clip_statistics(head: LSTMHead, items: list[VideoItem], cache: FeatureCache, clip_steps: int,
-                         mode: str, num_clips: int, stride: int = 1) -> tuple[torch.Tensor, torch.Tensor]:
-    """`head.pose_statistics` of every evaluation clip of `items`: `(M, 3P)` and labels `(M,)`."""
-    clips = DataLoader(EvalClips(items, cache, clip_steps, mode, num_clips, stride), batch_size=256)
-    stats, labels = zip(*((head.pose_statistics(head.standard_pose(x)), y) for x, y, _ in clips))
-    return torch.cat(stats), torch.cat(labels)
+                         mode: str, per_video: int, stride: int = 1, min_span: float = 1.0,
+                         seed: int = 0) -> tuple[torch.Tensor, torch.Tensor]:
+    """`head.pose_statistics` of `per_video` random training clips of each of `items`, drawn
+    as `TrainClips` draws them (a random stretch of at least `min_span`): `(M, 3P)` and
+    labels `(M,)`. Live, the statistics are read over one window; a clip spread over a whole
+    take has a wider spread and range than the window that sees a part of it."""
+    rng = np.random.default_rng(seed)
+    stats, labels = [], []
+    for item in items:
+        feats = cache.load_item(item)
+        clips = np.stack([np.asarray(feats[train_clip(len(feats), clip_steps, mode, rng, stride, min_span)],
+                                     dtype=np.float32) for _ in range(per_video)])
+        stats.append(head.pose_statistics(head.standard_pose(torch.from_numpy(clips))))
+        labels += [item.label] * per_video
+    return torch.cat(stats), torch.tensor(labels)
 
 
 def fit_pose_stats(head: LSTMHead, items: list[VideoItem], cache: FeatureCache, clip_steps: int, mode: str,
-                   num_clips: int, stride: int = 1, weight_decay: float = 1e-3, seed: int = 0,
-                   mirror: bool = False) -> LinearProbe:
-    """The pose statistics' linear map (`LSTMHead.attach_pose_probe`), fitted as the probe is
-    on the training videos' evaluation clips (with `mirror`, and on their mirror images);
-    `head` must already hold its standardisation."""
-    stats, labels = pose_clip_statistics(head, items, cache, clip_steps, mode, num_clips, stride)
+                   per_video: int, stride: int = 1, min_span: float = 1.0, weight_decay: float = 1e-3,
+                   seed: int = 0, mirror: bool = False) -> LinearProbe:
+    """The pose statistics' linear map (`LSTMHead.attach_pose_probe`), fitted as the probe is,
+    on `per_video` training clips of each of `items` (`pose_clip_statistics`; with `mirror`,
+    and on their mirror images); `head` must already hold its standardisation."""
+    stats, labels = pose_clip_statistics(head, items, cache, clip_steps, mode, per_video, stride, min_span, seed)
     if mirror:   # mean, spread and range: each block in the mirrored channel order
         order = torch.from_numpy(mirror_order())
         stats = torch.cat([stats, stats[:, torch.cat([order + k * head.pose_dim for k in range(3)])]])
@@ -664,9 +677,10 @@ def attach_pose_stats(head: LSTMHead, items: list[VideoItem], cache: FeatureCach
     """Fit the pose statistics' map on `items` (`fit_pose_stats`) and attach it to `head`,
     on random numbers of its own: the LSTMs train as they would without it."""
     s, t = cfg.sampling, cfg.train
+    per_video = min(32, max(s.eval_clips, -(-POSE_STATS_CLIPS // max(1, len(items)))))
     with torch.random.fork_rng(devices=[]):
-        head.attach_pose_probe(fit_pose_stats(head, items, cache, s.clip_steps, s.train_mode, s.eval_clips,
-                                              s.stride, t.probe_weight_decay, t.seed, mirror))
+        head.attach_pose_probe(fit_pose_stats(head, items, cache, s.clip_steps, s.train_mode, per_video,
+                                              s.stride, t.min_time_span, t.probe_weight_decay, t.seed, mirror))
 
 
 def fit_baseline(features: torch.Tensor, labels: torch.Tensor, num_classes: int, epochs: int = 200,

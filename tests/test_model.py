@@ -238,9 +238,9 @@ def test_the_pose_statistics_tell_apart_movements_that_differ_only_in_how_far_a_
                     pose_stats=True).eval()
     train, cache = swinging_joint_videos(20, seed=0)
     head.set_standardization(*feature_statistics(train, cache))
-    head.attach_pose_probe(fit_pose_stats(head, train, cache, clip_steps=8, mode="segments", num_clips=3))
+    head.attach_pose_probe(fit_pose_stats(head, train, cache, clip_steps=8, mode="segments", per_video=3))
     test, test_cache = swinging_joint_videos(20, seed=1)
-    stats, labels = pose_clip_statistics(head, test, test_cache, clip_steps=8, mode="segments", num_clips=3)
+    stats, labels = pose_clip_statistics(head, test, test_cache, clip_steps=8, mode="segments", per_video=3)
     assert (head.pose_probe(stats).argmax(-1) == labels).all()
     # the clip scores: the pose stream is its LSTM's and its statistics' log-probabilities, half each
     clip = torch.from_numpy(test_cache.load_item(test[1])[:8])[None]
@@ -249,6 +249,32 @@ def test_the_pose_statistics_tell_apart_movements_that_differ_only_in_how_far_a_
     expected = 0.5 * lstm.log_softmax(-1) + 0.5 * head.pose_probe(
         head.pose_statistics(head.standard_pose(clip))).log_softmax(-1)
     torch.testing.assert_close(mixed, expected)
+
+
+def test_the_pose_statistics_learn_from_clips_as_short_as_a_live_window_sees():
+    """Live, the statistics read one window: a part of a repetition, not a whole take. So
+    their map is fitted on clips drawn as training clips are (`train.min_time_span`: here
+    40-100% of each video), not on clips spread over whole videos: taught with whole
+    takes, a window's spread and range sit below every training clip's. A channel that
+    ramps over the video reads each clip's span as its range."""
+    from actionrec.pose import CHANNELS
+    from actionrec.training import feature_statistics, pose_clip_statistics
+    items, cache = one_armed_curl_videos(4, seed=0)
+    ramp = 8 + CHANNELS.index("angle_knee_l")
+    for features in cache.features.values():
+        features[:, 0, ramp] = np.linspace(0.0, 1.0, len(features))
+    head = LSTMHead(8, 2, hidden_size=6, motion_dim=len(CHANNELS), pose_dim=len(CHANNELS), fusion="late",
+                    pose_stats=True).eval()
+    head.set_standardization(*feature_statistics(items, cache))
+    span = float(head.feature_std[ramp])          # one video's whole range, standardised
+    for min_span, low, high in ((0.4, 0.25, 1.0), (1.0, 0.8, 1.0)):
+        stats, labels = pose_clip_statistics(head, items, cache, clip_steps=8, mode="segments", per_video=50,
+                                             min_span=min_span)
+        ranges = stats[:, 2 * head.pose_dim + CHANNELS.index("angle_knee_l")] * span
+        assert len(stats) == 200 and labels.tolist() == [0] * 50 + [1] * 50 + [0] * 50 + [1] * 50
+        assert low <= float(ranges.min()) and float(ranges.max()) <= high + 1e-6
+        if min_span < 1:
+            assert float(ranges.min()) < 0.5 and float(ranges.max()) > 0.85   # short clips and whole ones
 
 
 def test_the_pose_stream_s_width_applies_whether_or_not_the_flow_is_there():
@@ -299,7 +325,7 @@ def test_the_bundle_s_pose_statistics_also_learn_the_validation_recordings(tmp_p
     head_kwargs = {"in_dim": 8, "num_classes": 2, "hidden_size": 6, "motion_dim": len(CHANNELS),
                    "pose_dim": len(CHANNELS), "fusion": "late", "pose_stats": True}
     fit = fit_head(cfg, head_kwargs, train, val, cache, tmp_path)
-    stats, labels = pose_clip_statistics(fit.head, test, cache, clip_steps=8, mode="segments", num_clips=3)
+    stats, labels = pose_clip_statistics(fit.head, test, cache, clip_steps=8, mode="segments", per_video=3)
     assert (fit.head.pose_probe(stats).argmax(-1) == labels).all()
     assert fit.pose_stats_videos == 30     # in the bundle beside the validation accuracy measured before
 
@@ -312,11 +338,11 @@ def test_curls_taught_with_the_left_arm_are_recognised_with_the_right_only_when_
                     pose_stats=True).eval()
     train, cache = one_armed_curl_videos(20, seed=0, arm="l")
     head.set_standardization(*feature_statistics(train, cache, pose_mirror_columns(head) if mirror else None))
-    head.attach_pose_probe(fit_pose_stats(head, train, cache, clip_steps=8, mode="segments", num_clips=3,
+    head.attach_pose_probe(fit_pose_stats(head, train, cache, clip_steps=8, mode="segments", per_video=3,
                                           mirror=mirror))
     for arm in "lr":
         test, test_cache = one_armed_curl_videos(20, seed=1, arm=arm)
-        stats, labels = pose_clip_statistics(head, test, test_cache, clip_steps=8, mode="segments", num_clips=3)
+        stats, labels = pose_clip_statistics(head, test, test_cache, clip_steps=8, mode="segments", per_video=3)
         right = float((head.pose_probe(stats).argmax(-1) == labels).float().mean())
         assert right == 1.0 if arm == "l" or mirror else right <= 0.6, (arm, right)
 
@@ -357,11 +383,11 @@ def test_curls_are_named_when_the_person_is_lost_for_some_steps_and_the_legs_lea
     for features in (*cache.features.values(), *test_cache.features.values()):
         features[..., 8] = 1.0                                     # `present`: a person in every step
     head.set_standardization(*feature_statistics(train, cache))
-    head.attach_pose_probe(fit_pose_stats(head, train, cache, clip_steps=8, mode="segments", num_clips=3))
+    head.attach_pose_probe(fit_pose_stats(head, train, cache, clip_steps=8, mode="segments", per_video=3))
     for features in test_cache.features.values():
         features[..., [8 + i for i, name in enumerate(CHANNELS) if "knee" in name or "ankle" in name]] = UNSEEN
         features[::5, :, 8:] = 0.0
-    stats, labels = pose_clip_statistics(head, test, test_cache, clip_steps=8, mode="segments", num_clips=3)
+    stats, labels = pose_clip_statistics(head, test, test_cache, clip_steps=8, mode="segments", per_video=3)
     assert (head.pose_probe(stats).argmax(-1) == labels).all()
     steps = head.standardize(torch.from_numpy(test_cache.features[test[0].path])[None])
     assert steps.abs().max() < 10
