@@ -637,6 +637,7 @@ def clip_means(items: list[VideoItem], cache: FeatureCache, clip_steps: int, mod
 
 
 POSE_STATS_CLIPS = 2048   # training clips the pose statistics' map is fitted on, spread over the videos
+POSE_STATS_PER_VIDEO = 32   # ... but no more than this many of one video
 
 
 @torch.no_grad()
@@ -651,7 +652,8 @@ def pose_clip_statistics(head: LSTMHead, items: list[VideoItem], cache: FeatureC
     stats, labels = [], []
     for item in items:
         feats = cache.load_item(item)
-        clips = np.stack([np.asarray(feats[train_clip(len(feats), clip_steps, mode, rng, stride, min_span)],
+        # the pose is the same in every cell: only the first is read (`standard_pose`)
+        clips = np.stack([np.asarray(feats[train_clip(len(feats), clip_steps, mode, rng, stride, min_span), :1],
                                      dtype=np.float32) for _ in range(per_video)])
         stats.append(head.pose_statistics(head.standard_pose(torch.from_numpy(clips))))
         labels += [item.label] * per_video
@@ -677,7 +679,7 @@ def attach_pose_stats(head: LSTMHead, items: list[VideoItem], cache: FeatureCach
     """Fit the pose statistics' map on `items` (`fit_pose_stats`) and attach it to `head`,
     on random numbers of its own: the LSTMs train as they would without it."""
     s, t = cfg.sampling, cfg.train
-    per_video = min(32, max(s.eval_clips, -(-POSE_STATS_CLIPS // max(1, len(items)))))
+    per_video = min(POSE_STATS_PER_VIDEO, max(s.eval_clips, -(-POSE_STATS_CLIPS // max(1, len(items)))))
     with torch.random.fork_rng(devices=[]):
         head.attach_pose_probe(fit_pose_stats(head, items, cache, s.clip_steps, s.train_mode, per_video,
                                               s.stride, t.min_time_span, t.probe_weight_decay, t.seed, mirror))
