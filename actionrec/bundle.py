@@ -134,11 +134,11 @@ def load_bundle(path: str | Path) -> Bundle:
         raise BundleError(f"{path}: head has {h['num_classes']} outputs for "
                           f"{len(meta['class_names'])} class names")
     try:
-        pose = PoseSpec.from_meta(meta.get("pose"))
+        pose, flow = PoseSpec.from_meta(meta.get("pose")), FlowSpec.from_meta(meta.get("motion"))
     except ConfigError as exc:
         raise BundleError(f"{path}: {exc}") from None
     pose_dim = pose.channels if pose is not None else 0
-    motion_dim = motion_channels(FlowSpec() if meta.get("motion") else None, pose)
+    motion_dim = motion_channels(flow, pose)
     if h.get("motion_dim", 0) != motion_dim or h.get("pose_dim", 0) != pose_dim:
         raise BundleError(f"{path}: head expects {h.get('motion_dim', 0)} motion channels per cell "
                           f"({h.get('pose_dim', 0)} of them pose) but the bundle's motion and pose streams "

@@ -34,7 +34,7 @@ import torch
 from .backbone import Backbone
 from .errors import VideoReadError, failure_reason
 from .files import atomic_path
-from .motion import CHANNELS, FlowEncoder, FlowSpec
+from .motion import FlowEncoder, FlowSpec
 from .pose import PoseEncoder, PoseSpec
 from .sampling import timeline_indices
 from .transforms import Preprocess
@@ -547,7 +547,7 @@ def cache_key(backbone: Backbone, preprocess: Preprocess, sample_fps: float,
            "pooling": backbone.pooling, "grid": backbone.grid if backbone.pooling == "grid" else None,
            "preprocess": preprocess.to_dict(), "sample_fps": float(sample_fps)}
     if motion is not None:      # keys of caches without motion are unchanged: they stay valid
-        key["motion"] = {**motion.to_meta(), "channels": list(CHANNELS)}
+        key["motion"] = {**motion.to_meta(), "channels": list(motion.channel_names)}
     if pose is not None:
         key["pose"] = pose.to_meta()
     return key

@@ -15,17 +15,23 @@ weighted by its plane's local gradient energy there: an object that differs from
 background in hue but hardly in brightness (blue on green) is invisible to a grey
 image's flow, not to the colour planes' (measured in `docs/accuracy.md`: it gains on
 generated shapes, loses a little on real camera pans, and costs 9% of extraction speed).
-The frame's median flow (camera shake, a pan) is subtracted and kept as two global
-channels, so a moving object is seen against its background and a moving camera is
-still seen at all.
+The camera's own motion is subtracted and kept as global channels, so a moving object
+is seen against its background and a moving camera is still seen at all: with `camera:
+shift`, the frame's median flow (a pan, camera shake); with `camera: similarity`, the
+median shift and then the zoom and rotation about the frame centre that fit the rest
+best, the pixels far from that fit weighted down (a hand-held camera turns a little
+as it shakes, and the flow of that turn, largest at the frame's edges, otherwise
+reads as objects turning or growing: `docs/accuracy.md`).
 
 Channels per cell (flow in percent of the frame width per step):
 `dx, dy` mean residual flow; `speed` its mean magnitude; `curl` (turning) and
 `div` (growing/approaching) from its spatial derivatives; `mover_*`, the motion of
 what moves in the cell (pixels weighted by squared speed, so a small moving object
 is not averaged away by the still background around it): its mean flow, and its
-rotation and expansion about its own centre; `pan_dx, pan_dy` the frame's median
-flow, the same in every cell.
+rotation and expansion about its own centre; `pan_dx, pan_dy` the camera's shift,
+the same in every cell, and with `camera: similarity` `pan_zoom, pan_rotation`, its
+zoom and rotation (percent per step: the change of scale, and the turn in hundredths
+of a radian).
 """
 
 from __future__ import annotations
@@ -40,6 +46,7 @@ from .errors import ConfigError
 
 CHANNELS = ("dx", "dy", "speed", "curl", "div", "mover_dx", "mover_dy", "mover_rotation",
             "mover_expansion", "pan_dx", "pan_dy")
+CAMERA_CHANNELS = {"shift": (), "similarity": ("pan_zoom", "pan_rotation")}   # beyond pan_dx, pan_dy
 # DIS settings per preset: OpenCV's own; `fine`: `medium` that also searches the
 # full-size frame (OpenCV's presets stop at half size, where an object a few pixels
 # wide is averaged into the background), with a sparser patch grid and fewer
@@ -62,8 +69,11 @@ class FlowSpec:
     preset: str = "medium"   # DIS preset: ultrafast | fast | medium | fine | fine_fast
     grid: int = 3            # cells per side: the backbone's grid (1 for global pooling)
     colour: bool = False     # flow on the Lab planes too, fused by texture (False: on grey)
+    camera: str = "shift"    # the camera motion subtracted: shift | similarity (shift, zoom, rotation)
 
     def __post_init__(self):
+        if self.camera not in CAMERA_CHANNELS:
+            raise ConfigError(f"motion.camera={self.camera!r} is not one of {', '.join(CAMERA_CHANNELS)}")
         if self.preset not in PRESETS:
             raise ConfigError(f"motion.preset={self.preset!r} is not one of {', '.join(PRESETS)}")
         if self.size < 16:
@@ -72,23 +82,33 @@ class FlowSpec:
             raise ConfigError(f"motion.colour needs motion.size of at least 24 pixels, got {self.size}")
 
     @property
+    def channel_names(self) -> tuple[str, ...]:
+        return CHANNELS + CAMERA_CHANNELS[self.camera]
+
+    @property
     def channels(self) -> int:
-        return len(CHANNELS)
+        return len(self.channel_names)
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     def to_meta(self) -> dict:
         """The bundle's `motion` entry (`from_meta` reads it back). A grey flow's entry has
-        no `colour` key: it is the entry of the bundles and caches made before there was one."""
+        no `colour` key, and a shift's no `camera` key: it is the entry of the bundles and
+        caches made before there was one."""
         meta = {"stream": "flow", **self.to_dict()}
         if not self.colour:
             del meta["colour"]
+        if self.camera == "shift":
+            del meta["camera"]
         return meta
 
     @classmethod
     def from_meta(cls, meta: dict | None) -> "FlowSpec | None":
-        return cls(meta["size"], meta["preset"], meta["grid"], meta.get("colour", False)) if meta else None
+        if not meta:
+            return None
+        return cls(meta["size"], meta["preset"], meta["grid"], meta.get("colour", False),
+                   meta.get("camera", "shift"))
 
 
 class FlowEncoder:
@@ -99,6 +119,7 @@ class FlowEncoder:
         self.dis = dis_flow(spec.preset)
         self.dis_half = dis_flow(spec.preset) if spec.colour else None
         self._weights: tuple[np.ndarray, ...] | None = None
+        self._camera_grid: CameraGrid | None = None
 
     def planes(self, frame: np.ndarray) -> list[tuple[np.ndarray, np.ndarray | None]]:
         """`(H, W, 3)` uint8 RGB -> the uint8 images the flow is computed on, each with its
@@ -161,6 +182,11 @@ class FlowEncoder:
         flow = flow * (100.0 / w)                          # percent of the frame width
         pan = np.array([median(flow[..., 0]), median(flow[..., 1])], np.float32)
         u, v = flow[..., 0] - pan[0], flow[..., 1] - pan[1]
+        if self.spec.camera == "similarity":
+            if self._camera_grid is None or self._camera_grid.shape != (h, w):
+                self._camera_grid = CameraGrid(h, w)
+            u, v, camera = self._camera_grid.subtract(u, v)
+            pan = np.concatenate([pan + camera[:2], camera[2:]])
         speed2 = u * u + v * v                             # the moving region's weight
         planes = np.stack([u, v, np.sqrt(speed2), speed2, speed2 * u, speed2 * v], axis=1)   # (h, 6, w)
         g = self.spec.grid
@@ -184,7 +210,7 @@ class FlowEncoder:
                    x2[..., W] + y2[..., W], x1[..., WV] - y1[..., WU], x1[..., WU] + y1[..., WV]]
         means = np.stack(flow_means + moments, axis=-1).reshape(g * g, -1)   # (S, 13), cells row by row
         mover = moving_region_motion(means[:, 5:])
-        return np.concatenate([means[:, :5], mover, np.broadcast_to(pan, (len(means), 2))],
+        return np.concatenate([means[:, :5], mover, np.broadcast_to(pan, (len(means), len(pan)))],
                               axis=1).astype(np.float32)
 
     def band_weights(self, height: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -198,6 +224,57 @@ class FlowEncoder:
             pixels = np.outer(*(np.diff(pool_bands(n, g)).ravel() for n in (height, width)))
             self._weights = (*(axis_weights(n, g, 100.0 / width) for n in (height, width)), pixels[..., None])
         return self._weights
+
+
+class CameraGrid:
+    """The camera's zoom and rotation about the frame centre, fitted to a flow field.
+
+    A least-squares fit of `u = tx + z x - r y, v = ty + z y + r x` (x, y from the frame
+    centre, in percent of the width) to the flow left after the median shift, on every
+    other pixel of every other row; each pixel weighted by `1 / (1 + (d / SCALE)^2)`, d
+    its distance from the last fit (Cauchy's weights, two rounds): what moves apart
+    from the camera, an object, hardly counts."""
+
+    SCALE = 0.8          # percent of the width a step: about a pixel of a 128-pixel flow
+    ROUNDS = 2
+    STEP = 2
+
+    def __init__(self, height: int, width: int):
+        self.shape = (height, width)
+        self.x = (np.arange(width, dtype=np.float32) - (width - 1) / 2) * np.float32(100.0 / width)
+        self.y = (np.arange(height, dtype=np.float32) - (height - 1) / 2) * np.float32(100.0 / width)
+        xs, ys = np.meshgrid(self.x[::self.STEP], self.y[::self.STEP])
+        self.xs, self.ys = xs.ravel(), ys.ravel()
+        self.rr = self.xs * self.xs + self.ys * self.ys
+
+    def fit(self, u: np.ndarray, v: np.ndarray) -> tuple[float, float, float, float]:
+        """`(h, w)` float32 residual flow -> `tx, ty, z, r`."""
+        us, vs = u[::self.STEP, ::self.STEP].ravel(), v[::self.STEP, ::self.STEP].ravel()
+        xs, ys, rr = self.xs, self.ys, self.rr
+        tx = ty = z = r = 0.0
+        for _ in range(self.ROUNDS):
+            du = us - np.float32(tx) - np.float32(z) * xs + np.float32(r) * ys
+            dv = vs - np.float32(ty) - np.float32(z) * ys - np.float32(r) * xs
+            weight = 1.0 / (1.0 + (du * du + dv * dv) * np.float32(1.0 / self.SCALE ** 2))
+            wu, wv = weight * us, weight * vs
+            W, Wx, Wy, Wrr, Su, Sv, Sz, Sr = (float(t) for t in np.stack(
+                [weight, weight * xs, weight * ys, weight * rr, wu, wv, wu * xs + wv * ys,
+                 wv * xs - wu * ys]).sum(axis=1))
+            # the normal equations solved: the shift eliminated, then zoom and rotation
+            spread = Wrr - (Wx * Wx + Wy * Wy) / W
+            z = (Sz - (Wx * Su + Wy * Sv) / W) / spread
+            r = (Sr + (Wy * Su - Wx * Sv) / W) / spread
+            tx, ty = (Su - z * Wx + r * Wy) / W, (Sv - z * Wy - r * Wx) / W
+        return tx, ty, z, r
+
+    def subtract(self, u: np.ndarray, v: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The flow with the fitted camera motion taken out, and that motion `(4,)`: its
+        shift (added to the median's), zoom and rotation in percent per step."""
+        tx, ty, z, r = (np.float32(t) for t in self.fit(u, v))
+        y = self.y[:, None]
+        u = u - (tx + z * self.x - r * y)
+        v = v - (ty + z * y + r * self.x)
+        return u, v, np.array([tx, ty, 100.0 * z, 100.0 * r], np.float32)
 
 
 def axis_weights(n: int, grid: int, scale: float) -> np.ndarray:
@@ -254,10 +331,10 @@ def moving_region_motion(moments: np.ndarray) -> np.ndarray:
 
 
 def flow_spec(stream: str, size: int, preset: str, pooling: str, grid: int,
-              colour: bool = False) -> FlowSpec | None:
+              colour: bool = False, camera: str = "shift") -> FlowSpec | None:
     """The flow spec a config asks for (None for `motion.stream: none`), on the backbone's cells."""
     if stream not in STREAMS:
         raise ConfigError(f"motion.stream={stream!r} is not one of {', '.join(STREAMS)}")
     if stream == "none":
         return None
-    return FlowSpec(size, preset, grid if pooling == "grid" else 1, colour)
+    return FlowSpec(size, preset, grid if pooling == "grid" else 1, colour, camera)

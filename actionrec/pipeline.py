@@ -128,7 +128,7 @@ def feature_source(cfg: Config, train_videos: list | None = None) -> FeatureSour
     backbone = Backbone(b.name, b.pooling, b.grid)
     preprocess = Preprocess.for_backbone(b.name, b.resize_size, b.crop_size, b.resize_mode)
     m = cfg.motion
-    motion = flow_spec(m.stream, m.size, m.preset, b.pooling, b.grid, m.colour)
+    motion = flow_spec(m.stream, m.size, m.preset, b.pooling, b.grid, m.colour, m.camera)
     pose = pose_spec(m.pose, b.grid if b.pooling == "grid" else 1, train_videos or [], cfg.data.reader,
                      round(m.pose_hold * cfg.sampling.fps), m.pose_track)
     return FeatureSource.create(backbone, preprocess, cfg.sampling.fps, cfg.cache.dir, b.batch_size,

@@ -1,6 +1,7 @@
 """Benchmark 1: feature extraction end to end (decode, resize, normalise, backbone).
 
-    python scripts/bench_extraction.py [--videos 6 --seconds 4] [--repeats 3] [--motion flow|colour-flow|none] [--json out.json]
+    python scripts/bench_extraction.py [--videos 6 --seconds 4] [--repeats 3] [--motion flow|colour-flow|none]
+                                       [--camera shift|similarity] [--json out.json]
 
 Ours: `FeatureExtractor` (decode + resize, and the motion stream's optical flow, in a
 background thread; batched ONNX Runtime backbone; `backbone.parallel_videos` videos side
@@ -86,6 +87,8 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--motion", default="flow", choices=["flow", "colour-flow", "none"],
                    help="the motion stream (default: flow, as the default config; colour-flow: "
                         "the flow on colour planes too, motion.colour true)")
+    p.add_argument("--camera", choices=["shift", "similarity"],
+                   help="the camera motion taken out of the flow (default: the default config's, motion.camera)")
     p.add_argument("--parallel-videos", default="auto",
                    help="videos extracted side by side (default: auto, as the default config)")
     p.add_argument("--json", help="also write the result here")
@@ -94,7 +97,8 @@ def main(argv: list[str] | None = None) -> None:
     m = load_config().motion
     stream, colour = {"flow": ("flow", m.colour), "colour-flow": ("flow", True),
                       "none": ("none", False)}[args.motion]
-    motion = flow_spec(stream, m.size, m.preset, backbone.pooling, backbone.grid, colour)
+    camera = args.camera or m.camera
+    motion = flow_spec(stream, m.size, m.preset, backbone.pooling, backbone.grid, colour, camera)
     lanes = args.parallel_videos if args.parallel_videos == "auto" else int(args.parallel_videos)
     runs = {"ours": [], "naive": [], "ours_cpu_ms_per_frame": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -111,7 +115,7 @@ def main(argv: list[str] | None = None) -> None:
     result = {"ours_fps": round(ours, 1), "naive_fps": round(naive, 1), "ratio": round(ours / naive, 2),
               # the CPU time a frame costs ours, and the frames/s that would fill every core with it
               "ours_cpu_ms_per_frame": cpu_ms, "ours_ceiling_fps": round(cores * 1000 / cpu_ms, 1),
-              "runs": runs, "motion": args.motion,
+              "runs": runs, "motion": args.motion, "camera": camera if motion else None,
               "frames": n_ours, "naive_frames": n_naive, "runtime": args.runtime, "parallel_videos": args.parallel_videos,
               "torch_threads": torch.get_num_threads(), "videos": args.videos,
               "video": "320x240 25 fps MJPG", "input": "224x224"}

@@ -133,6 +133,47 @@ def test_a_grey_flow_keeps_the_bundle_and_cache_entry_it_had_before_colour_flow(
     assert FlowSpec.from_meta(FlowSpec(colour=True).to_meta()).colour
 
 
+def test_bundles_made_before_the_camera_fit_keep_their_flow_channels():
+    old = {"stream": "flow", "size": 128, "preset": "fine_fast", "grid": 3}
+    assert FlowSpec.from_meta(old).camera == "shift" and FlowSpec.from_meta(old).channels == len(CHANNELS)
+    fitted = FlowSpec.from_meta(FlowSpec(preset="fine_fast", camera="similarity").to_meta())
+    assert fitted.camera == "similarity" and fitted.channel_names[-2:] == ("pan_zoom", "pan_rotation")
+    with pytest.raises(ConfigError, match="motion.camera='affine' is not one of shift, similarity"):
+        FlowSpec(camera="affine")
+
+
+def turning_camera_clip(degrees: float, zoom: float, steps: int = 6) -> np.ndarray:
+    """A camera turning `degrees` a step (clockwise on screen) and zooming by `zoom` a step
+    about the frame centre, over a still textured scene with a small textured square that
+    slides right 3 pixels a step in its top-left cell. `(steps, SIZE, SIZE, 3)` uint8."""
+    scene = textured_background(0)
+    dots = np.random.default_rng(2).integers(0, 2, (6, 6)).repeat(2, 0).repeat(2, 1)
+    patch = (dots * 200 + 30).astype(np.uint8)[..., None]          # high-contrast 2-pixel dots
+    frames = []
+    for k in range(steps):
+        world = scene.copy()
+        world[8:20, 6 + 3 * k:18 + 3 * k] = patch
+        camera = cv2.getRotationMatrix2D((SIZE / 2 - 0.5, SIZE / 2 - 0.5), -degrees * k, (1 + zoom) ** k)
+        frames.append(cv2.warpAffine(world, camera, (SIZE, SIZE), borderMode=cv2.BORDER_REFLECT))
+    return np.stack(frames)
+
+
+@pytest.mark.parametrize("degrees, zoom", [(1.5, 0.0), (-1.5, 0.0), (0.0, 0.03)])
+def test_a_camera_that_turns_or_zooms_is_taken_out_of_the_motion_of_objects(degrees, zoom):
+    clip = turning_camera_clip(degrees, zoom)
+    fitted = FlowEncoder(FlowSpec(size=SIZE, grid=2, camera="similarity"))(clip, None)[1:]
+    shifted = FlowEncoder(FlowSpec(size=SIZE, grid=2))(clip, None)[1:]
+    rotation, expansion = fitted[:, 0, -1], fitted[:, 0, -2]
+    # the camera's turn and zoom are read as the camera's (percent a step, about the truth)
+    np.testing.assert_allclose(rotation.mean(), 100 * np.radians(degrees), rtol=0.35, atol=0.5)
+    np.testing.assert_allclose(expansion.mean(), 100 * zoom, rtol=0.35, atol=0.5)
+    # the square still slides right in its cell; the other cells, still scenery, keep little
+    # motion of their own, where the median shift alone leaves the camera's turn or zoom in them
+    assert fitted[:, 0, C["mover_dx"]].mean() > 2.0
+    still = [C["curl"], C["div"], C["dx"], C["dy"]]
+    assert np.abs(fitted[:, 1:][..., still]).mean() < 0.5 * np.abs(shifted[:, 1:][..., still]).mean()
+
+
 def test_chunks_continue_the_flow_across_their_boundary():
     clip = square_clip("slide", 8)
     whole = FlowEncoder(FlowSpec(size=SIZE, grid=2))(clip, None)
@@ -150,42 +191,45 @@ class MeanColourEncoder:
         return (mean @ self.proj).view(len(x), 4, 8).numpy()
 
 
-def motion_bundle(readout="mean", fusion="late", stream_stride=2, window=4, colour=False):
+def motion_bundle(readout="mean", fusion="late", stream_stride=2, window=4, colour=False, camera="shift"):
     torch.manual_seed(0)
-    head = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, motion_dim=len(CHANNELS),
+    flow = FlowSpec(SIZE, "medium", 2, colour, camera)
+    head = LSTMHead(8, 3, num_cells=4, hidden_size=6, cell_dim=5, motion_dim=flow.channels,
                     skip=True, readout=readout, deltas=True, fusion=fusion).eval()
     with torch.no_grad():
         head.skip.weight.normal_()
         head.fusion_weight.fill_(0.3)
-        head.set_standardization(torch.rand(8 + len(CHANNELS)), torch.rand(8 + len(CHANNELS)) + 0.5)
+        head.set_standardization(torch.rand(8 + flow.channels), torch.rand(8 + flow.channels) + 0.5)
     meta = {"preprocess": {"resize_size": SIZE, "crop_size": SIZE, "mode": "squash",
                            "mean": [0.5] * 3, "std": [0.25] * 3},
-            "motion": FlowSpec(SIZE, "medium", 2, colour).to_meta(),
+            "motion": flow.to_meta(),
             "sampling": {"fps": 5.0, "clip_steps": window, "stride": 1, "stream_stride": stream_stride},
             "class_names": ["a", "b", "c"]}
     return Bundle(None, meta, head, None)
 
 
-def offline_timeline_features(frames_on_timeline: np.ndarray, colour: bool = False) -> torch.Tensor:
+def offline_timeline_features(frames_on_timeline: np.ndarray, colour: bool = False,
+                              camera: str = "shift") -> torch.Tensor:
     """What the feature cache holds for these timeline frames: `(N, 4, 8 + C)`."""
     pre = Preprocess(SIZE, SIZE, "squash", (0.5,) * 3, (0.25,) * 3)
-    extractor = FeatureExtractor(MeanColourEncoder(), pre, 5.0, motion=FlowSpec(SIZE, "medium", 2, colour))
+    extractor = FeatureExtractor(MeanColourEncoder(), pre, 5.0, motion=FlowSpec(SIZE, "medium", 2, colour, camera))
     resized = pre(frames_on_timeline)
     motion = FlowEncoder(extractor.motion)(resized, None)
     feats = join_streams(extractor.encode(resized), motion)
     return torch.from_numpy(feats.astype(np.float16).astype(np.float32))
 
 
-@pytest.mark.parametrize("readout, fusion, colour", [("mean", "late", False), ("last", "late", False),
-                                                     ("mean", "early", False), ("mean", "late", True)])
-def test_streamed_steps_equal_offline_clips_with_a_motion_stream(readout, fusion, colour):
+@pytest.mark.parametrize("readout, fusion, colour, camera", [
+    ("mean", "late", False, "shift"), ("last", "late", False, "shift"), ("mean", "early", False, "shift"),
+    ("mean", "late", True, "shift"), ("mean", "late", False, "similarity")])
+def test_streamed_steps_equal_offline_clips_with_a_motion_stream(readout, fusion, colour, camera):
     # source at 10 fps, timeline at 5 fps, a step every 2nd timeline step: flow is still
     # taken from the timeline step before each step, as the cache takes it
-    bundle = motion_bundle(readout, fusion, colour=colour)
+    bundle = motion_bundle(readout, fusion, colour=colour, camera=camera)
     video = np.concatenate([square_clip("slide", 20), square_clip("turn", 20)])
     rec = StreamingRecognizer(bundle, MeanColourEncoder(), smoothing=1)
     preds = [(i, p) for i, frame in enumerate(video) if (p := rec.push(frame, i / 10.0)) is not None]
-    feats = offline_timeline_features(video[::2], colour)
+    feats = offline_timeline_features(video[::2], colour, camera)
     checked = 0
     for i, pred in preds:
         j = i // 2                                      # this step's timeline index
