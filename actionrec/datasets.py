@@ -18,7 +18,8 @@ these layouts, in this order (`fmt` names one instead):
 
 Whenever no split file or folder says which videos are validation (or test)
 videos, they are held out *by group* (`group_of`): clips cut from one recording
-(UCF's `gNN`, a session subfolder, a `_sNN_` name) never straddle two splits. A
+(UCF's `gNN`, a session subfolder, a `_sNN_` name) never straddle two splits, and a
+group name that several classes share goes to the same split in each (`group_order`). A
 class with a single group goes wholly to train, or, with `single_group="videos"`
 (the `personal` preset: one recording session per action), is split by video.
 """
@@ -183,20 +184,22 @@ def group_split(items: Sequence[VideoItem], val_fraction: float, test_fraction: 
                 ) -> tuple[list[VideoItem], list[VideoItem], list[VideoItem]]:
     """Split items into (train, val, test) by group, stratified by class.
 
-    Per class, its sorted groups are shuffled with a `random.Random(f"{seed}:{label}")`,
-    then `round(test_fraction * n)` groups go to test and `round(val_fraction * n)` to
-    val (see `_test_group_count`, `_val_group_count` for the minimums). A class with a
+    Per class, its groups are taken in one order drawn for all the group names
+    (`group_order`), then `round(test_fraction * n)` groups go to test and
+    `round(val_fraction * n)` to val (see `_test_group_count`, `_val_group_count` for the
+    minimums). So a group name that several classes share (UCF's `gNN`, the scene of a
+    group; a recording session `sNN`) falls on the same side in each of them. A class with a
     single group goes wholly to train, with a warning naming it; with
     `single_group="videos"` each of its videos is a group instead (`regroup_single`).
     Item order is kept.
     """
     check_fractions(val_fraction, test_fraction)
     items = regroup_single(items, single_group, class_names)
-    assignment, single = {}, []
+    order, assignment, single = group_order(items, seed), {}, []
     for label, groups in _groups_by_class(items).items():
         n_test = _test_group_count(len(groups), test_fraction)
         n_val = _val_group_count(len(groups), len(groups) - n_test, val_fraction)
-        assignment.update(_assign(label, groups, n_test, n_val, seed))
+        assignment.update(_assign(label, groups, n_test, n_val, order))
         if len(groups) == 1:
             single.append(class_names[label] if class_names else f"label {label}")
     if single:
@@ -211,10 +214,10 @@ def split_train_val(items: Sequence[VideoItem], val_fraction: float, seed: int,
     """Hold out `round(val_fraction * n)` groups of each class as val; same rules as `group_split`."""
     check_fractions(val_fraction, 0.0)
     items = regroup_single(items, single_group, class_names)
-    assignment = {}
+    order, assignment = group_order(items, seed), {}
     for label, groups in _groups_by_class(items).items():
         n_val = _val_group_count(len(groups), len(groups), val_fraction)
-        assignment.update(_assign(label, groups, 0, n_val, seed))
+        assignment.update(_assign(label, groups, 0, n_val, order))
     train, val, _ = _partition(items, assignment)
     return train, val
 
@@ -308,11 +311,19 @@ def _groups_by_class(items: Sequence[VideoItem]) -> dict[int, list[str]]:
     return {label: sorted(groups[label]) for label in sorted(groups)}
 
 
-def _assign(label: int, groups: list[str], n_test: int, n_val: int, seed: int) -> dict:
-    shuffled = list(groups)
-    random.Random(f"{seed}:{label}").shuffle(shuffled)
+def group_order(items: Sequence[VideoItem], seed: int) -> dict[str, int]:
+    """Each group name's place in one shuffle of all the names (`random.Random(seed)`):
+    the order in which every class gives its groups to test, then val. A scene or a
+    session held out of one class is then held out of every class that has it, so no
+    class trains on the scene that another class is judged on."""
+    names = sorted({item.group for item in items})
+    random.Random(seed).shuffle(names)
+    return {name: place for place, name in enumerate(names)}
+
+
+def _assign(label: int, groups: list[str], n_test: int, n_val: int, order: dict[str, int]) -> dict:
     out = {}
-    for i, group in enumerate(shuffled):
+    for i, group in enumerate(sorted(groups, key=order.__getitem__)):
         out[(label, group)] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
     return out
 

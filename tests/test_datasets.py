@@ -373,6 +373,24 @@ def test_split_train_val_holds_out_whole_groups_of_each_class():
     assert not class_group_keys(train) & class_group_keys(val)
 
 
+def test_a_scene_held_out_of_one_class_is_held_out_of_every_class_that_has_it():
+    """UCF's `gNN` is one scene in every class (the demo's backgrounds; a recording session
+    `sNN` of the record flow): a class must never train on the scene another is judged on."""
+    items = synthetic_items({0: 9, 1: 9, 2: 9})
+    for seed in range(4):
+        train, val, test = group_split(items, 0.15, 0.25, seed=seed)
+        for part in (val, test):
+            held = [{i.group for i in part if i.label == label} for label in range(3)]
+            assert held[0] == held[1] == held[2] and held[0]
+            assert not {i.group for i in train} & held[0]
+        train, val = split_train_val(items, 0.2, seed=seed)
+        assert not {i.group for i in train} & {i.group for i in val}
+    own_names = [VideoItem(Path(f"/d/{label}/{label}_{k}.mp4"), label, f"{label}_{k}")
+                 for label in range(3) for k in range(10)]          # names no other class shares
+    train, val = split_train_val(own_names, 0.2, seed=0)
+    assert [sum(i.label == label for i in val) for label in range(3)] == [2, 2, 2]
+
+
 def test_single_session_classes_hold_out_single_takes_and_two_sessions_hold_out_a_session():
     """The `personal` preset: one session of 5 takes -> 3 train / 1 val / 1 test takes,
     with a warning naming the class; a class recorded in 3 sessions keeps them whole."""
