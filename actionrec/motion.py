@@ -21,7 +21,10 @@ shift`, the frame's median flow (a pan, camera shake); with `camera: similarity`
 median shift and then the zoom and rotation about the frame centre that fit the rest
 best, the pixels far from that fit weighted down (a hand-held camera turns a little
 as it shakes, and the flow of that turn, largest at the frame's edges, otherwise
-reads as objects turning or growing: `docs/accuracy.md`).
+reads as objects turning or growing: `docs/accuracy.md`); with `camera: border`, the
+same fit on the frame's outer ring alone (the half of its pixels nearest the edges),
+where the scenery is, so that an action near the frame centre (a person, a growing
+object, a sweep about the centre) is never taken for the camera's zoom or turn.
 
 Channels per cell (flow in percent of the frame width per step):
 `dx, dy` mean residual flow; `speed` its mean magnitude; `curl` (turning) and
@@ -29,7 +32,7 @@ Channels per cell (flow in percent of the frame width per step):
 what moves in the cell (pixels weighted by squared speed, so a small moving object
 is not averaged away by the still background around it): its mean flow, and its
 rotation and expansion about its own centre; `pan_dx, pan_dy` the camera's shift,
-the same in every cell, and with `camera: similarity` `pan_zoom, pan_rotation`, its
+the same in every cell, and with `camera: similarity` or `border` `pan_zoom, pan_rotation`, its
 zoom and rotation (percent per step: the change of scale, and the turn in hundredths
 of a radian).
 """
@@ -46,7 +49,9 @@ from .errors import ConfigError
 
 CHANNELS = ("dx", "dy", "speed", "curl", "div", "mover_dx", "mover_dy", "mover_rotation",
             "mover_expansion", "pan_dx", "pan_dy")
-CAMERA_CHANNELS = {"shift": (), "similarity": ("pan_zoom", "pan_rotation")}   # beyond pan_dx, pan_dy
+CAMERA_CHANNELS = {"shift": (), "similarity": ("pan_zoom", "pan_rotation"),   # beyond pan_dx, pan_dy
+                   "border": ("pan_zoom", "pan_rotation")}
+CAMERA_RING = {"similarity": 0.5, "border": 0.15}   # the fit's pixels: those this share of the size from an edge
 # DIS settings per preset: OpenCV's own; `fine`: `medium` that also searches the
 # full-size frame (OpenCV's presets stop at half size, where an object a few pixels
 # wide is averaged into the background), with a sparser patch grid and fewer
@@ -69,7 +74,8 @@ class FlowSpec:
     preset: str = "medium"   # DIS preset: ultrafast | fast | medium | fine | fine_fast
     grid: int = 3            # cells per side: the backbone's grid (1 for global pooling)
     colour: bool = False     # flow on the Lab planes too, fused by texture (False: on grey)
-    camera: str = "shift"    # the camera motion subtracted: shift | similarity (shift, zoom, rotation)
+    camera: str = "shift"    # the camera motion subtracted: shift | similarity (shift, zoom, rotation) |
+                             # border (the same, fitted on the frame's outer ring)
 
     def __post_init__(self):
         if self.camera not in CAMERA_CHANNELS:
@@ -182,9 +188,9 @@ class FlowEncoder:
         flow = flow * (100.0 / w)                          # percent of the frame width
         pan = np.array([median(flow[..., 0]), median(flow[..., 1])], np.float32)
         u, v = flow[..., 0] - pan[0], flow[..., 1] - pan[1]
-        if self.spec.camera == "similarity":
+        if self.spec.camera in CAMERA_RING:
             if self._camera_grid is None or self._camera_grid.shape != (h, w):
-                self._camera_grid = CameraGrid(h, w)
+                self._camera_grid = CameraGrid(h, w, CAMERA_RING[self.spec.camera])
             u, v, camera = self._camera_grid.subtract(u, v)
             pan = np.concatenate([pan + camera[:2], camera[2:]])
         speed2 = u * u + v * v                             # the moving region's weight
@@ -231,25 +237,30 @@ class CameraGrid:
 
     A least-squares fit of `u = tx + z x - r y, v = ty + z y + r x` (x, y from the frame
     centre, in percent of the width) to the flow left after the median shift, on every
-    other pixel of every other row; each pixel weighted by `1 / (1 + (d / SCALE)^2)`, d
-    its distance from the last fit (Cauchy's weights, two rounds): what moves apart
-    from the camera, an object, hardly counts."""
+    other pixel of every other row within `ring` of the frame's size from an edge (0.5:
+    the whole frame; 0.15: an outer ring of about half its pixels); each pixel weighted
+    by `1 / (1 + (d / SCALE)^2)`, d its distance from the last fit (Cauchy's weights, two
+    rounds): what moves apart from the camera, an object, hardly counts."""
 
     SCALE = 0.8          # percent of the width a step: about a pixel of a 128-pixel flow
     ROUNDS = 2
     STEP = 2
 
-    def __init__(self, height: int, width: int):
+    def __init__(self, height: int, width: int, ring: float = 0.5):
         self.shape = (height, width)
         self.x = (np.arange(width, dtype=np.float32) - (width - 1) / 2) * np.float32(100.0 / width)
         self.y = (np.arange(height, dtype=np.float32) - (height - 1) / 2) * np.float32(100.0 / width)
-        xs, ys = np.meshgrid(self.x[::self.STEP], self.y[::self.STEP])
-        self.xs, self.ys = xs.ravel(), ys.ravel()
+        rows, cols = np.meshgrid(np.arange(0, height, self.STEP), np.arange(0, width, self.STEP), indexing="ij")
+        near_edge = ((cols < ring * width) | (cols >= (1 - ring) * width)
+                     | (rows < ring * height) | (rows >= (1 - ring) * height))
+        rows, cols = rows[near_edge], cols[near_edge]
+        self.pixels = rows * width + cols          # flat indices of the fitted pixels
+        self.xs, self.ys = self.x[cols], self.y[rows]
         self.rr = self.xs * self.xs + self.ys * self.ys
 
     def fit(self, u: np.ndarray, v: np.ndarray) -> tuple[float, float, float, float]:
         """`(h, w)` float32 residual flow -> `tx, ty, z, r`."""
-        us, vs = u[::self.STEP, ::self.STEP].ravel(), v[::self.STEP, ::self.STEP].ravel()
+        us, vs = u.ravel()[self.pixels], v.ravel()[self.pixels]
         xs, ys, rr = self.xs, self.ys, self.rr
         tx = ty = z = r = 0.0
         for _ in range(self.ROUNDS):

@@ -1,7 +1,7 @@
 """Benchmark 1: feature extraction end to end (decode, resize, normalise, backbone).
 
     python scripts/bench_extraction.py [--videos 6 --seconds 4] [--repeats 3] [--motion flow|colour-flow|none]
-                                       [--camera shift|similarity] [--json out.json]
+                                       [--camera shift|similarity|border] [--json out.json]
 
 Ours: `FeatureExtractor` (decode + resize, and the motion stream's optical flow, in a
 background thread; batched ONNX Runtime backbone; `backbone.parallel_videos` videos side
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--motion", default="flow", choices=["flow", "colour-flow", "none"],
                    help="the motion stream (default: flow, as the default config; colour-flow: "
                         "the flow on colour planes too, motion.colour true)")
-    p.add_argument("--camera", choices=["shift", "similarity"],
+    p.add_argument("--camera", choices=["shift", "similarity", "border"],
                    help="the camera motion taken out of the flow (default: the default config's, motion.camera)")
     p.add_argument("--parallel-videos", default="auto",
                    help="videos extracted side by side (default: auto, as the default config)")

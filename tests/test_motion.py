@@ -138,7 +138,9 @@ def test_bundles_made_before_the_camera_fit_keep_their_flow_channels():
     assert FlowSpec.from_meta(old).camera == "shift" and FlowSpec.from_meta(old).channels == len(CHANNELS)
     fitted = FlowSpec.from_meta(FlowSpec(preset="fine_fast", camera="similarity").to_meta())
     assert fitted.camera == "similarity" and fitted.channel_names[-2:] == ("pan_zoom", "pan_rotation")
-    with pytest.raises(ConfigError, match="motion.camera='affine' is not one of shift, similarity"):
+    ring = FlowSpec.from_meta(FlowSpec(preset="fine_fast", camera="border").to_meta())
+    assert ring.camera == "border" and ring.channel_names == fitted.channel_names
+    with pytest.raises(ConfigError, match="motion.camera='affine' is not one of shift, similarity, border"):
         FlowSpec(camera="affine")
 
 
@@ -158,10 +160,11 @@ def turning_camera_clip(degrees: float, zoom: float, steps: int = 6) -> np.ndarr
     return np.stack(frames)
 
 
+@pytest.mark.parametrize("camera", ["similarity", "border"])
 @pytest.mark.parametrize("degrees, zoom", [(1.5, 0.0), (-1.5, 0.0), (0.0, 0.03)])
-def test_a_camera_that_turns_or_zooms_is_taken_out_of_the_motion_of_objects(degrees, zoom):
+def test_a_camera_that_turns_or_zooms_is_taken_out_of_the_motion_of_objects(degrees, zoom, camera):
     clip = turning_camera_clip(degrees, zoom)
-    fitted = FlowEncoder(FlowSpec(size=SIZE, grid=2, camera="similarity"))(clip, None)[1:]
+    fitted = FlowEncoder(FlowSpec(size=SIZE, grid=2, camera=camera))(clip, None)[1:]
     shifted = FlowEncoder(FlowSpec(size=SIZE, grid=2))(clip, None)[1:]
     rotation, expansion = fitted[:, 0, -1], fitted[:, 0, -2]
     # the camera's turn and zoom are read as the camera's (percent a step, about the truth)
@@ -172,6 +175,36 @@ def test_a_camera_that_turns_or_zooms_is_taken_out_of_the_motion_of_objects(degr
     assert fitted[:, 0, C["mover_dx"]].mean() > 2.0
     still = [C["curl"], C["div"], C["dx"], C["dy"]]
     assert np.abs(fitted[:, 1:][..., still]).mean() < 0.5 * np.abs(shifted[:, 1:][..., still]).mean()
+
+
+def growing_disc_clip(steps: int = 6) -> np.ndarray:
+    """A textured disc at the frame centre over a still textured scene, its radius 8
+    pixels growing 15% a step (to 16 pixels: inside the frame's inner 70%).
+    `(steps, SIZE, SIZE, 3)` uint8."""
+    scene, texture = textured_background(0), textured_background(5)
+    centre = (SIZE / 2 - 0.5, SIZE / 2 - 0.5)
+    frames = []
+    for k in range(steps):
+        scale = 1.15 ** k
+        disc = np.zeros((SIZE, SIZE), np.uint8)
+        cv2.circle(disc, (SIZE // 2, SIZE // 2), round(8 * scale), 255, -1)
+        grown = cv2.warpAffine(texture, cv2.getRotationMatrix2D(centre, 0, scale), (SIZE, SIZE))
+        frame = scene.copy()
+        frame[disc > 0] = grown[disc > 0]
+        frames.append(frame)
+    return np.stack(frames)
+
+
+def test_a_camera_fitted_on_the_border_leaves_an_object_growing_at_the_centre_growing():
+    clip = growing_disc_clip()
+    feats = {camera: FlowEncoder(FlowSpec(size=SIZE, grid=2, camera=camera))(clip, None)[1:]
+             for camera in ("shift", "similarity", "border")}
+    # the still scenery at the edges says the camera holds still: no zoom is taken out
+    assert abs(feats["border"][:, 0, -2].mean()) < 0.1
+    grows = {camera: f[..., C["mover_expansion"]].mean() for camera, f in feats.items()}
+    assert grows["border"] > 0.8 * grows["shift"] > 0.4
+    # fitted on every pixel, part of the growth is read as the camera's zoom
+    assert grows["similarity"] < 0.5 * grows["border"]
 
 
 def test_chunks_continue_the_flow_across_their_boundary():
@@ -221,7 +254,7 @@ def offline_timeline_features(frames_on_timeline: np.ndarray, colour: bool = Fal
 
 @pytest.mark.parametrize("readout, fusion, colour, camera", [
     ("mean", "late", False, "shift"), ("last", "late", False, "shift"), ("mean", "early", False, "shift"),
-    ("mean", "late", True, "shift"), ("mean", "late", False, "similarity")])
+    ("mean", "late", True, "shift"), ("mean", "late", False, "similarity"), ("mean", "late", False, "border")])
 def test_streamed_steps_equal_offline_clips_with_a_motion_stream(readout, fusion, colour, camera):
     # source at 10 fps, timeline at 5 fps, a step every 2nd timeline step: flow is still
     # taken from the timeline step before each step, as the cache takes it
