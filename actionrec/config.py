@@ -53,7 +53,7 @@ class MotionConfig:
     size: int = 128             # flow is computed on a size x size copy of the backbone input
     preset: str = "fine_fast"   # DIS preset: ultrafast | fast | medium | fine | fine_fast (medium plus a full-size search: small objects)
     colour: bool = False        # flow on the copy's Lab planes too (hue edges), not on grey alone
-    camera: str = "shift"       # the camera motion taken out of the flow: shift (the median) | similarity (shift, zoom,
+    camera: str = "border"      # the camera motion taken out of the flow: shift (the median) | similarity (shift, zoom,
                                 # rotation) | border (the same, fitted on the frame's outer ring)
     pose: str = "auto"          # off | on | auto: the body pose per step, read beside the flow (auto: when the training videos show people)
     pose_hold: float = 1.0      # seconds a step where nobody is found keeps the last pose found (detector drop-outs); 0: off
