@@ -32,7 +32,7 @@ from actionrec.backbone import Backbone, get_weights
 from actionrec.batch import usable_cores
 from actionrec.config import load_config
 from actionrec.features import FeatureCache, FeatureExtractor, cache_key, make_encoder, parallel_videos
-from actionrec.motion import FlowSpec, flow_spec
+from actionrec.motion import CAMERA_CHANNELS, FlowSpec, flow_spec
 from actionrec.synthetic import render_clip, write_video
 from actionrec.transforms import Preprocess
 
@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--motion", default="flow", choices=["flow", "colour-flow", "none"],
                    help="the motion stream (default: flow, as the default config; colour-flow: "
                         "the flow on colour planes too, motion.colour true)")
-    p.add_argument("--camera", choices=["shift", "similarity", "border"],
+    p.add_argument("--camera", choices=list(CAMERA_CHANNELS),
                    help="the camera motion taken out of the flow (default: the default config's, motion.camera)")
     p.add_argument("--parallel-videos", default="auto",
                    help="videos extracted side by side (default: auto, as the default config)")
