@@ -568,7 +568,10 @@ class _WorkerRows:
                 self.handed_out.add(future)
                 yield self.row(future)
         finally:       # done, or the caller failed: no video starts after this
-            self.pool.shutdown(wait=False, cancel_futures=True)
+            # joined when every video is done: a pool left to close by itself can race
+            # the interpreter's exit and print an OSError after the run's summary
+            finished = all(future.done() for future in self.futures)
+            self.pool.shutdown(wait=finished, cancel_futures=True)
 
     def row(self, future) -> dict:
         try:

@@ -5,6 +5,7 @@ import contextlib
 import csv
 import io
 import json
+import multiprocessing
 import os
 import signal
 import subprocess
@@ -263,6 +264,7 @@ def test_two_workers_give_the_same_rows_as_one(folder_run, videos, random_bundle
     code, summary = label(random_bundle, *(videos / n for n in GOOD), videos / "junk.avi",
                           "--out", out, "--workers", 2, "--top-k", 3)
     assert code == 1 and "labelled 3, skipped (already done) 0, failed 1" in summary
+    assert multiprocessing.active_children() == []       # the workers are gone when label returns
     rows = {os.path.relpath(r["path"], videos): r for r in read_jsonl(out)}
     for name in GOOD:
         assert rows[name]["label"] == folder_run[2][name]["label"]
