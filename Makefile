@@ -19,7 +19,7 @@ demo: weights
 	$(PYTHON) -m actionrec.cli demo
 
 test: weights
-	@command -v Xvfb >/dev/null || { apt-get update -qq && apt-get install -y -qq xvfb; } >/dev/null 2>&1 || echo "note: Xvfb not installed (needs root): the live-window test will be skipped"
+	@{ command -v Xvfb && command -v openbox; } >/dev/null || { apt-get update -qq && apt-get install -y -qq --no-install-recommends xvfb openbox; } >/dev/null 2>&1 || echo "note: Xvfb or openbox not installed (needs root): the window tests will be skipped"
 	$(PYTHON) -m pytest -q
 
 test-fast: weights

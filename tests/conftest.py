@@ -3,6 +3,7 @@ shrunk real config (real pretrained backbone at low resolution, CPU, few epochs)
 
 from __future__ import annotations
 
+import os
 import select
 import shutil
 import signal
@@ -53,19 +54,49 @@ def random_bundle(tmp_path_factory):
                               resize_mode="squash", clip_steps=4, hidden_size=16, num_layers=1, cell_dim=8)
 
 
+# Openbox for the test server: no decorations, every window at the top-left corner,
+# focus on the window under the pointer (so `x11.press_key` types into it).
+OPENBOX_RC = """<?xml version="1.0" encoding="UTF-8"?>
+<openbox_config xmlns="http://openbox.org/3.4/rc">
+  <focus><focusNew>yes</focusNew><followMouse>yes</followMouse></focus>
+  <applications>
+    <application class="*"><decor>no</decor><position force="yes"><x>0</x><y>0</y></position></application>
+  </applications>
+</openbox_config>
+"""
+
+
+def wait_for_line(process: subprocess.Popen, timeout: float) -> str:
+    """The first line `process` writes to its stdout pipe within `timeout` s; "" if none."""
+    ready, _, _ = select.select([process.stdout], [], [], timeout)
+    return process.stdout.readline().decode().strip() if ready else ""
+
+
 @pytest.fixture
-def xvfb_display():
-    """A private Xvfb server (640x480x24) on a free display; its name, e.g. ":99"."""
-    binary = shutil.which("Xvfb")
-    if binary is None:
-        pytest.skip("Xvfb is not installed (apt-get install xvfb; `make test` tries to)")
-    server = subprocess.Popen([binary, "-displayfd", "1", "-screen", "0", "640x480x24", "-nolisten", "tcp"],
+def xvfb_display(tmp_path_factory):
+    """A private Xvfb server (640x480x24) on a free display, with a window manager; its
+    name, e.g. ":99". Without a window manager, Qt leaves a new OpenCV window unpainted
+    (black) in about one start in five, so the window tests need one."""
+    binaries = {name: shutil.which(name) for name in ("Xvfb", "openbox")}
+    missing = [name for name, path in binaries.items() if path is None]
+    if missing:
+        pytest.skip(f"{' and '.join(missing)} not installed (apt-get install xvfb openbox; `make test` tries to)")
+    server = subprocess.Popen([binaries["Xvfb"], "-displayfd", "1", "-screen", "0", "640x480x24", "-nolisten", "tcp"],
                               stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    ready, _, _ = select.select([server.stdout], [], [], 15)
-    number = server.stdout.readline().decode().strip() if ready else ""
+    number = wait_for_line(server, 15)
     if not number:
         server.kill()
         pytest.fail("Xvfb did not report a display within 15 s")
-    yield f":{number}"
-    server.terminate()
-    server.wait(timeout=10)
+    display = f":{number}"
+    rc = tmp_path_factory.mktemp("openbox") / "rc.xml"
+    rc.write_text(OPENBOX_RC)
+    wm = subprocess.Popen([binaries["openbox"], "--sm-disable", "--config-file", str(rc), "--startup", "echo ready"],
+                          env={**os.environ, "DISPLAY": display}, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    try:
+        if wait_for_line(wm, 15) != "ready":
+            pytest.fail(f"openbox did not start on {display} within 15 s")
+        yield display
+    finally:
+        for process in (wm, server):
+            process.terminate()
+            process.wait(timeout=10)
