@@ -324,7 +324,8 @@ def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASS
     from .motion import FlowSpec
     from .pose import FEATURES_VERSION, PoseSpec
     from .transforms import Preprocess
-    flow = FlowSpec(preset=MotionConfig.preset, grid=3, camera=MotionConfig.camera) if motion else None   # the default's flow
+    flow = FlowSpec(preset=MotionConfig.preset, grid=3, colour=MotionConfig.colour,
+                    camera=MotionConfig.camera) if motion else None   # the default's flow
     body = PoseSpec(grid=3, version=pose_version or FEATURES_VERSION, hold=pose_hold,
                     track=pose_track) if pose else None
     extra = motion_channels(flow, body)

@@ -1,6 +1,6 @@
 """Benchmark 1: feature extraction end to end (decode, resize, normalise, backbone).
 
-    python scripts/bench_extraction.py [--videos 6 --seconds 4] [--repeats 3] [--motion flow|colour-flow|none]
+    python scripts/bench_extraction.py [--videos 6 --seconds 4] [--repeats 3] [--motion flow|grey-flow|colour-flow|none]
                                        [--camera shift|similarity|border] [--json out.json]
 
 Ours: `FeatureExtractor` (decode + resize, and the motion stream's optical flow, in a
@@ -84,9 +84,9 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--seconds", type=float, default=4.0)
     p.add_argument("--runtime", default="auto", choices=["auto", "torch", "onnx"])
     p.add_argument("--repeats", type=int, default=3)
-    p.add_argument("--motion", default="flow", choices=["flow", "colour-flow", "none"],
-                   help="the motion stream (default: flow, as the default config; colour-flow: "
-                        "the flow on colour planes too, motion.colour true)")
+    p.add_argument("--motion", default="flow", choices=["flow", "grey-flow", "colour-flow", "none"],
+                   help="the motion stream (default: flow, as the default config; grey-flow: the flow "
+                        "on grey alone, motion.colour false; colour-flow: on the colour planes too)")
     p.add_argument("--camera", choices=list(CAMERA_CHANNELS),
                    help="the camera motion taken out of the flow (default: the default config's, motion.camera)")
     p.add_argument("--parallel-videos", default="auto",
@@ -95,8 +95,8 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     backbone = Backbone("mobilenet_v2", pooling="grid", grid=3)
     m = load_config().motion
-    stream, colour = {"flow": ("flow", m.colour), "colour-flow": ("flow", True),
-                      "none": ("none", False)}[args.motion]
+    stream, colour = {"flow": ("flow", m.colour), "grey-flow": ("flow", False),
+                      "colour-flow": ("flow", True), "none": ("none", False)}[args.motion]
     camera = args.camera or m.camera
     motion = flow_spec(stream, m.size, m.preset, backbone.pooling, backbone.grid, colour, camera)
     lanes = args.parallel_videos if args.parallel_videos == "auto" else int(args.parallel_videos)

@@ -8,10 +8,11 @@ import torch
 
 from actionrec.backbone import pool_bands
 from actionrec.bundle import Bundle
+from actionrec.config import load_config
 from actionrec.errors import ConfigError
 from actionrec.features import FeatureExtractor, join_streams
 from actionrec.model import LSTMHead
-from actionrec.motion import CHANNELS, FlowEncoder, FlowSpec
+from actionrec.motion import CHANNELS, FlowEncoder, FlowSpec, flow_spec
 from actionrec.streaming import StreamingRecognizer
 from actionrec.transforms import Preprocess
 
@@ -319,3 +320,10 @@ def test_cell_features_match_their_definitions(grid):
     np.testing.assert_allclose(cells, expected, rtol=1e-4, atol=1e-4)
     if grid == 3:
         assert cells[0, C["mover_rotation"]] > 1.0 and cells[8, C["mover_expansion"]] > 1.0
+
+
+def test_the_default_config_flows_on_colour_and_sees_an_object_of_the_scenes_brightness():
+    m = load_config().motion
+    spec = flow_spec(m.stream, SIZE, m.preset, "grid", 2, m.colour, m.camera)
+    feats = FlowEncoder(spec)(equal_brightness_slide(), None)
+    assert feats[1:, 0, C["mover_dx"]].mean() > 2.5
