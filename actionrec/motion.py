@@ -11,11 +11,11 @@ The flow of step `n` is OpenCV's DIS optical flow from the frame of timeline ste
 backbone's input (grey, unless `colour`); step 0 of a video or stream has zero flow.
 With `colour` (the config's default) the flow is computed on each of the copy's CIE Lab
 planes (lightness at `size`, the two colour planes at half of it) and the three are
-averaged per pixel, each weighted by its plane's local gradient energy there: an object that differs from its
-background in hue but hardly in brightness (blue on green) is invisible to a grey
-image's flow, not to the colour planes' (measured in `docs/accuracy.md`: with the border
-camera fit it gains 0.05-0.09 on generated shapes and loses about one real camera pan in 84;
-`docs/performance.md` has its cost).
+averaged per pixel, each weighted by its plane's local gradient energy there: an object
+that differs from its background in hue but hardly in brightness (blue on green) is
+invisible to a grey image's flow, not to the colour planes' (measured in
+`docs/accuracy.md`: with the border camera fit it gains 0.05-0.09 on generated shapes
+and loses about one real camera pan in 84; `docs/performance.md` has its cost).
 The camera's own motion is subtracted and kept as global channels, so a moving object
 is seen against its background and a moving camera is still seen at all: with `camera:
 shift`, the frame's median flow (a pan, camera shake); with `camera: similarity`, the

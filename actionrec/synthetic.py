@@ -321,11 +321,11 @@ def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASS
     from .config import MotionConfig
     from .features import motion_channels
     from .model import LSTMHead
-    from .motion import FlowSpec
+    from .motion import flow_spec
     from .pose import FEATURES_VERSION, PoseSpec
     from .transforms import Preprocess
-    flow = FlowSpec(preset=MotionConfig.preset, grid=3, colour=MotionConfig.colour,
-                    camera=MotionConfig.camera) if motion else None   # the default's flow
+    m = MotionConfig()      # the default's flow, on the 3x3 grid
+    flow = flow_spec(m.stream, m.size, m.preset, "grid", 3, m.colour, m.camera) if motion else None
     body = PoseSpec(grid=3, version=pose_version or FEATURES_VERSION, hold=pose_hold,
                     track=pose_track) if pose else None
     extra = motion_channels(flow, body)
