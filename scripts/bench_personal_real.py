@@ -83,7 +83,7 @@ def record_takes(sources: list[Path], class_dir: Path, label: str, session: int,
                 recorder.feed(frame, offset + ts)
         if len(recorder.saved) != number:
             raise SystemExit(f"{src}: shorter than a take of {seconds:g} s")
-        offset += seconds
+        offset = recorder.phase_start      # one frame after the take's last: 2 s is no whole number of frames at 23.976/s
     return recorder.saved
 
 
