@@ -147,20 +147,23 @@ class FlowEncoder:
 
     def flow(self, before: list, now: list) -> np.ndarray:
         """The `(size, size, 2)` flow (pixels) between two frames' `planes`: the grey plane's,
-        or the mean of the planes' flows weighted per pixel by their texture."""
+        or the mean of the planes' flows weighted per pixel by their texture, the two
+        frames' weights summed (a half-size colour plane's flow, doubled, and its weight
+        brought up to size linearly). Summed one flow component at a time: NumPy
+        broadcasts a weight over a trailing axis of 2 ten times slower."""
         if len(now) == 1:
             return self.dis.calc(before[0][0], now[0][0], None)
         size = (self.spec.size, self.spec.size)
-        total, weights = 0.0, 0.0
-        for (a, wa), (b, wb) in zip(before, now):
-            w = wa + wb
-            if a.shape == size:
-                f = self.dis.calc(a, b, None)
-            else:                                   # a half-size colour plane
-                f = 2.0 * cv2.resize(self.dis_half.calc(a, b, None), size, interpolation=cv2.INTER_LINEAR)
-                w = cv2.resize(w, size, interpolation=cv2.INTER_LINEAR)
-            total, weights = total + w[..., None] * f, weights + w[..., None]
-        return total / weights
+        (a, wa), (b, wb) = before[0], now[0]
+        weight = wa + wb
+        u, v = (weight * f for f in cv2.split(self.dis.calc(a, b, None)))
+        for (a, wa), (b, wb) in zip(before[1:], now[1:]):
+            w = cv2.resize(wa + wb, size, interpolation=cv2.INTER_LINEAR)
+            fu, fv = cv2.split(cv2.resize(self.dis_half.calc(a, b, None), size, interpolation=cv2.INTER_LINEAR))
+            u += w * (2.0 * fu)
+            v += w * (2.0 * fv)
+            weight += w
+        return cv2.merge([u / weight, v / weight])
 
     def __call__(self, frames: np.ndarray, previous: np.ndarray | None) -> np.ndarray:
         """`(N, H, W, 3)` uint8 and the frame of the step before the first (None: a new

@@ -99,6 +99,23 @@ def test_colour_flow_sees_an_object_that_grey_flow_cannot():
     assert colour[1:, 0, C["mover_dx"]].mean() > 2.5                  # 3 pixels a step: 4.7% of the width
 
 
+def test_colour_flow_is_the_texture_weighted_mean_of_its_planes_flows():
+    """Per pixel: each plane's flow weighted by the texture of both frames there, a
+    half-size colour plane's flow doubled and brought up to size linearly, with its weight."""
+    clip = equal_brightness_slide()
+    enc = FlowEncoder(FlowSpec(size=SIZE, colour=True))
+    before, now = enc.planes(clip[1]), enc.planes(clip[2])
+    assert [p.shape for p, _ in now] == [(SIZE, SIZE), (SIZE // 2, SIZE // 2), (SIZE // 2, SIZE // 2)]
+    total, weights = 0.0, 0.0
+    for (a, wa), (b, wb) in zip(before, now):
+        f, w = (enc.dis if a.shape == (SIZE, SIZE) else enc.dis_half).calc(a, b, None), wa + wb
+        if a.shape != (SIZE, SIZE):
+            f = 2 * cv2.resize(f, (SIZE, SIZE), interpolation=cv2.INTER_LINEAR)
+            w = cv2.resize(w, (SIZE, SIZE), interpolation=cv2.INTER_LINEAR)
+        total, weights = total + w[..., None] * f, weights + w[..., None]
+    np.testing.assert_allclose(enc.flow(before, now), total / weights, rtol=1e-5, atol=1e-5)
+
+
 def small_dark_disc(step: int, steps: int = 5) -> np.ndarray:
     """A dark disc 5 pixels across sliding right `step` pixels a step over a blurred noise
     background, in the top-left cell of a 128x128 frame. `(steps, 128, 128, 3)` uint8."""
