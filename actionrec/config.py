@@ -85,6 +85,7 @@ class HeadConfig:
     pose_hidden_size: int | None = None  # the pose stream's LSTM width; null: hidden_size
     pose_stats: bool = True     # the pose stream also reads each joint's mean, spread and range over the clip
     pose_clip: float = 3.0      # a standardised pose channel reads at most this many training stds; 0: no clip
+    pose_horizontal: bool = True  # the pose stream reads the landmarks' sideways offsets (they change with the view)
     ensemble: int = 3           # heads trained from other initial weights; a clip's probabilities are their mean
 
 
@@ -300,6 +301,8 @@ def validate(cfg: Config) -> None:
     clip = cfg.head.pose_clip
     if not is_number(clip) or not 0 <= clip < float("inf"):
         raise ConfigError(f"head.pose_clip must be 0 (no clip) or a positive number of stds, got {clip!r}")
+    if not isinstance(cfg.head.pose_horizontal, bool):
+        raise ConfigError(f"head.pose_horizontal must be true or false, got {cfg.head.pose_horizontal!r}")
     if not isinstance(cfg.head.pose_stats, bool):
         raise ConfigError(f"head.pose_stats must be true or false, got {cfg.head.pose_stats!r}")
     if not isinstance(cfg.motion.pose_track, bool):

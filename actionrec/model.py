@@ -13,7 +13,7 @@ from typing import NamedTuple
 import torch
 from torch import nn
 
-from .pose import UNSEEN
+from .pose import HORIZONTAL_CHANNELS, UNSEEN
 
 
 class Steps(NamedTuple):
@@ -62,6 +62,12 @@ class LSTMHead(nn.Module):
     How far each joint moves tells exercises apart across people and cameras more
     steadily than an LSTM trained on a few dozen videos (`docs/accuracy.md`).
 
+    Without `pose_horizontal`, the pose stream does not read the landmarks' sideways offsets
+    in the frame (`pose.HORIZONTAL_CHANNELS`: they read as the training mean, as an unseen
+    landmark's do): those depend on which way the person faces the camera, so a head taught
+    from one side reads people filmed from another by their height, lean, speeds and joint
+    angles alone (`docs/personal.md`).
+
     With `skip`, a linear map from each step's cell-averaged features is added to that
     step's (appearance) logits. `clip_logits` reads a clip's logits as the mean of its
     steps' (`readout="mean"`) or the last step's, then fuses the streams.
@@ -82,7 +88,7 @@ class LSTMHead(nn.Module):
                  output_dropout: float = 0.3, cell_dim: int = 64, deltas: bool = False,
                  motion_dim: int = 0, skip: bool = False, readout: str = "last", fusion: str = "early",
                  probe: bool = False, pose_dim: int = 0, pose_hidden_size: int | None = None,
-                 pose_stats: bool = False, pose_clip: float = 0.0):
+                 pose_stats: bool = False, pose_clip: float = 0.0, pose_horizontal: bool = True):
         super().__init__()
         if readout not in READOUTS:
             raise ValueError(f"readout {readout!r} is not one of {', '.join(READOUTS)}")
@@ -91,6 +97,11 @@ class LSTMHead(nn.Module):
         self.in_dim, self.num_cells, self.num_classes = in_dim, num_cells, num_classes
         self.motion_dim, self.pose_dim, self.deltas, self.readout = motion_dim, pose_dim, deltas, readout
         self.pose_clip = float(pose_clip)
+        self.pose_horizontal = bool(pose_horizontal)
+        ignored = torch.zeros(pose_dim, dtype=torch.bool)      # pose channels read as the training mean
+        if not pose_horizontal and pose_dim:
+            ignored[list(HORIZONTAL_CHANNELS)] = True
+        self.register_buffer("pose_ignored", ignored, persistent=False)
         self.two_stream = fusion == "late" and motion_dim > 0
         self.three_stream = self.two_stream and 0 < pose_dim < motion_dim
         self.register_buffer("feature_mean", torch.zeros(in_dim + motion_dim))
@@ -250,12 +261,13 @@ class LSTMHead(nn.Module):
         version 2, an absent step's zeros are read as they were in training.) With
         `pose_clip`, a standardised pose channel reads at most that many training stds from
         its mean: a wrong detection (a person found upside down) or a view of the body that
-        training never showed moves the pose stream no further than that."""
+        training never showed moves the pose stream no further than that. Without
+        `pose_horizontal`, the landmarks' sideways offsets read 0 too."""
         x = (features.float() - self.feature_mean) / self.feature_std
         start = self.pose_start
         if start is None:
             return x
-        pose = x[..., start:].masked_fill(hidden_pose(features, start, self.pose_gaps), 0.0)
+        pose = x[..., start:].masked_fill(hidden_pose(features, start, self.pose_gaps) | self.pose_ignored, 0.0)
         if self.pose_clip:
             pose = pose.clamp(-self.pose_clip, self.pose_clip)
         return torch.cat([x[..., :start], pose], dim=-1)

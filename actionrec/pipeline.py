@@ -312,7 +312,7 @@ def head_config(cfg: Config, backbone: Backbone, num_classes: int, motion: FlowS
             "deltas": h.deltas, "motion_dim": motion_channels(motion, pose),
             "skip": h.skip, "readout": h.readout, "fusion": h.fusion, "probe": h.probe,
             **({"pose_dim": pose.channels, "pose_hidden_size": h.pose_hidden_size, "pose_stats": h.pose_stats,
-                "pose_clip": float(h.pose_clip)} if pose is not None else {})}
+                "pose_clip": float(h.pose_clip), "pose_horizontal": h.pose_horizontal} if pose is not None else {})}
 
 
 @dataclass

@@ -85,6 +85,10 @@ BODY_CHANNELS = ("present", *(f"angle_{j}" for j in JOINTS), "torso_x", "torso_y
                  *(f"{n}_{a}" for a in "xy" for n in _NAMES))     # versions 2 and 3
 SPEED_CHANNELS = tuple(f"{n}_speed" for n in _NAMES)              # version 4 adds these
 CHANNELS = (*BODY_CHANNELS, *SPEED_CHANNELS)
+# the landmarks' sideways offsets in the frame: they change with the way the person faces the
+# camera (a squatter's knees come forward seen side-on, stay put seen head-on), while the
+# vertical offsets and the joints' angles (read in 3-D) do not (`LSTMHead`'s `pose_horizontal`)
+HORIZONTAL_CHANNELS = tuple(BODY_CHANNELS.index(f"{n}_x") for n in _NAMES)
 
 
 def other_side(name: str) -> str:

@@ -307,12 +307,13 @@ def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASS
                        num_layers: int = 2, cell_dim: int = 64, seed: int = 0, motion: bool = False,
                        stream_stride: int = 1, pose: bool = False, heads: int = 1, pose_hold: int = 0,
                        pose_clip: float = 0.0, pose_alone: bool = False, pose_track: bool = False,
-                       pose_version: int | None = None) -> Path:
+                       pose_version: int | None = None, pose_horizontal: bool = True) -> Path:
     """A real bundle (pretrained MobileNetV2, 3x3 grid, with the flow stream if `motion`, the
     pose stream if `pose`: channels of `pose_version` (the current one by default), tracking
     the person with `pose_track`, holding a lost person's pose for `pose_hold` steps and
-    clipping its standardised channels at `pose_clip`; with `pose_alone`, the pose's weight
-    1, as the `personal` preset trains it) with an untrained head (`heads` of them: an
+    clipping its standardised channels at `pose_clip`, not reading the landmarks' sideways
+    offsets without `pose_horizontal`; with `pose_alone`, the pose's weight 1, as the
+    `personal` preset trains it) with an untrained head (`heads` of them: an
     ensemble): exercises every inference path (tests, benchmarks) without training. Labels
     are arbitrary."""
     import torch
@@ -333,7 +334,8 @@ def random_head_bundle(path: str | Path, class_names: Sequence[str] = DEMO_CLASS
             "num_layers": num_layers, "dropout": 0.0, "input_dropout": 0.0, "output_dropout": 0.0,
             "cell_dim": cell_dim, "deltas": False, "motion_dim": extra,
             "skip": bool(extra), "readout": "mean" if extra else "last", "fusion": "late",
-            "pose_dim": body.channels if body else 0, **({"pose_clip": pose_clip} if pose_clip else {})}
+            "pose_dim": body.channels if body else 0, **({"pose_clip": pose_clip} if pose_clip else {}),
+            **({} if pose_horizontal else {"pose_horizontal": False})}
     preprocess = Preprocess.for_backbone("mobilenet_v2", crop_size=crop_size, mode=resize_mode)
     meta = {"backbone": {"name": "mobilenet_v2", "weights": "MobileNet_V2_Weights.IMAGENET1K_V1",
                          "pooling": "grid", "grid": 3, "out_dim": 1280},

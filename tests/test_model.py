@@ -451,3 +451,37 @@ def test_a_head_reads_the_parts_of_the_features_its_fused_scores_weigh(fusion, s
     head.eval()
     with torch.no_grad():
         torch.testing.assert_close(head.clip_logits(scrambled), head.clip_logits(x))
+
+
+def test_without_the_sideways_offsets_a_head_reads_people_filmed_from_another_side_as_from_its_own():
+    """Curls taught with the elbow far out to the side (one view) are named when the test
+    people's landmarks sit elsewhere sideways (another view): without `pose_horizontal`
+    neither the LSTM's nor the statistics' scores move with the landmarks' sideways
+    offsets. With them, the same offsets change the scores."""
+    from actionrec.pose import CHANNELS, HORIZONTAL_CHANNELS
+    from actionrec.training import feature_statistics, fit_pose_stats, pose_clip_statistics
+    sideways = [8 + i for i in HORIZONTAL_CHANNELS]
+    assert {CHANNELS[i - 8] for i in sideways} == {n for n in CHANNELS if n.endswith("_x") and n != "torso_x"}
+    train, cache = one_armed_curl_videos(20, seed=0)
+    test, test_cache = one_armed_curl_videos(20, seed=1)
+    rng = np.random.default_rng(2)
+    for features in cache.features.values():
+        features[..., sideways] = rng.normal(1.5, 0.1, (len(features), 1, len(sideways)))
+    for features in test_cache.features.values():
+        features[..., sideways] = rng.normal(0.2, 0.1, (len(features), 1, len(sideways)))
+    clip = torch.from_numpy(test_cache.features[test[0].path][:8])[None]
+    elsewhere = clip.clone()
+    elsewhere[..., sideways] += 0.7
+    for horizontal in (False, True):
+        torch.manual_seed(0)
+        head = LSTMHead(8, 2, hidden_size=6, motion_dim=len(CHANNELS), pose_dim=len(CHANNELS), fusion="late",
+                        readout="mean", pose_stats=True, pose_horizontal=horizontal).eval()
+        head.set_standardization(*feature_statistics(train, cache))
+        head.attach_pose_probe(fit_pose_stats(head, train, cache, clip_steps=8, mode="segments", per_video=3))
+        moved = (head.clip_logits(elsewhere) - head.clip_logits(clip)).abs().max()
+        if horizontal:
+            assert moved > 1e-3
+            continue
+        assert moved == 0
+        stats, labels = pose_clip_statistics(head, test, test_cache, clip_steps=8, mode="segments", per_video=3)
+        assert (head.pose_probe(stats).argmax(-1) == labels).all()

@@ -311,15 +311,18 @@ def test_a_wild_pose_step_moves_a_clipped_head_no_further_and_bundles_keep_their
     older = tmp_path / "unclipped.safetensors"
     save_file(load_file(str(pose_bundle)), str(older), metadata={"actionrec": json.dumps(meta)})
     assert load_bundle(older).head.pose_clip == 0.0
+    assert load_bundle(pose_bundle).head.pose_horizontal      # written before the option: reads them all
 
 
 @pytest.fixture(scope="module")
 def pose_alone_bundle(tmp_path_factory):
-    """The `pose_bundle`'s head with the pose's weight 1, as the `personal` preset trains it."""
+    """The `pose_bundle`'s head with the pose's weight 1 and without the landmarks' sideways
+    offsets, as the `personal` preset trains it."""
     from actionrec.synthetic import random_head_bundle
     return random_head_bundle(tmp_path_factory.mktemp("alone") / "alone.safetensors", class_names=["a", "b", "c"],
                               crop_size=64, resize_mode="squash", clip_steps=4, hidden_size=16,
-                              num_layers=1, cell_dim=8, motion=True, stream_stride=2, pose=True, pose_alone=True)
+                              num_layers=1, cell_dim=8, motion=True, stream_stride=2, pose=True, pose_alone=True,
+                              pose_horizontal=False)
 
 
 def test_where_the_pose_alone_names_the_action_nobody_in_view_reads_no_action(pose_bundle, pose_alone_bundle):
@@ -374,6 +377,7 @@ def test_streams_the_fusion_gives_no_weight_are_not_stepped_live(pose_alone_bund
     from actionrec.bundle import load_bundle, save_bundle
     bundle = load_bundle(pose_alone_bundle)
     assert [head.stream_weights() for head in bundle.heads] == [[0.0, 0.0, 1.0]]
+    assert not bundle.heads[0].pose_horizontal
     with torch.no_grad():
         for head in bundle.heads:
             for lstm in head.lstms[:2]:
