@@ -311,7 +311,7 @@ def test_a_wild_pose_step_moves_a_clipped_head_no_further_and_bundles_keep_their
     older = tmp_path / "unclipped.safetensors"
     save_file(load_file(str(pose_bundle)), str(older), metadata={"actionrec": json.dumps(meta)})
     assert load_bundle(older).head.pose_clip == 0.0
-    assert load_bundle(pose_bundle).head.pose_horizontal      # written before the option: reads them all
+    assert load_bundle(pose_bundle).head.pose_horizontal      # no such key in its meta, as before the option
 
 
 @pytest.fixture(scope="module")
