@@ -1,14 +1,17 @@
 """Benchmark 1: feature extraction end to end (decode, resize, normalise, backbone).
 
     python scripts/bench_extraction.py [--videos 6 --seconds 4] [--repeats 3] [--motion flow|grey-flow|colour-flow|none]
-                                       [--camera shift|similarity|border] [--json out.json]
+                                       [--camera shift|similarity|border] [--crop-size 224] [--json out.json]
 
 Ours: `FeatureExtractor` (decode + resize, and the motion stream's optical flow, in a
 background thread; batched ONNX Runtime backbone; `backbone.parallel_videos` videos side
-by side, each with its own decode thread and single-threaded session on 2 cores). `--motion none`: the CNN alone. Naive baseline, measured in the same run on the same files and frames:
-OpenCV reading every frame in order, torchvision's own transforms (PIL), eager
-PyTorch one frame at a time. Both encode every frame of 320x240 25 fps videos with
-MobileNetV2 at 224x224. Each side runs `--repeats` times, alternating; prints JSON with
+by side, each with its own decode thread and single-threaded session on 2 cores), with
+the default config's preprocessing (`backbone.resize_mode`, `backbone.crop_size`: the whole
+frame at 160x160; `--crop-size 224` for torchvision's size). `--motion none`: the CNN alone.
+Naive baseline, measured in the same run on the same files and frames: OpenCV reading
+every frame in order, torchvision's own transforms (PIL: 256, then the centre 224x224),
+eager PyTorch one frame at a time. Both encode every frame of 320x240 25 fps videos with
+MobileNetV2. Each side runs `--repeats` times, alternating; prints JSON with
 the medians `ours_fps`, `naive_fps` and their `ratio`, and every run; also the CPU time a
 frame costs ours (`ours_cpu_ms_per_frame`, all threads) and the frames/s at which that
 would fill every core (`ours_ceiling_fps`).
@@ -64,9 +67,8 @@ def naive_fps(paths: list[Path], backbone: Backbone) -> tuple[float, int]:
     return frames / (time.perf_counter() - start), frames
 
 
-def ours_fps(paths: list[Path], backbone: Backbone, runtime: str, cache_dir: Path,
+def ours_fps(paths: list[Path], backbone: Backbone, preprocess: Preprocess, runtime: str, cache_dir: Path,
              motion: FlowSpec | None, lanes: int | str) -> tuple[float, int, float]:
-    preprocess = Preprocess.for_backbone(backbone.name)
     encoder = make_encoder(backbone, runtime)
     extractor = FeatureExtractor(encoder, preprocess, sample_fps=None, batch_size=16, motion=motion,
                                  parallel_videos=parallel_videos(lanes, encoder))
@@ -89,12 +91,16 @@ def main(argv: list[str] | None = None) -> None:
                         "on grey alone, motion.colour false; colour-flow: on the colour planes too)")
     p.add_argument("--camera", choices=list(CAMERA_CHANNELS),
                    help="the camera motion taken out of the flow (default: the default config's, motion.camera)")
+    p.add_argument("--crop-size", type=int,
+                   help="ours: the backbone's input size (default: the default config's, backbone.crop_size)")
     p.add_argument("--parallel-videos", default="auto",
                    help="videos extracted side by side (default: auto, as the default config)")
     p.add_argument("--json", help="also write the result here")
     args = p.parse_args(argv)
     backbone = Backbone("mobilenet_v2", pooling="grid", grid=3)
-    m = load_config().motion
+    config = load_config()
+    b, m = config.backbone, config.motion
+    preprocess = Preprocess.for_backbone(backbone.name, b.resize_size, args.crop_size or b.crop_size, b.resize_mode)
     stream, colour = {"flow": ("flow", m.colour), "grey-flow": ("flow", False),
                       "colour-flow": ("flow", True), "none": ("none", False)}[args.motion]
     camera = args.camera or m.camera
@@ -104,7 +110,7 @@ def main(argv: list[str] | None = None) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         paths = make_videos(Path(tmp), args.videos, args.seconds)
         for r in range(args.repeats):
-            ours, n_ours, cpu_ms = ours_fps(paths, backbone, args.runtime, Path(tmp) / f"cache{r}", motion, lanes)
+            ours, n_ours, cpu_ms = ours_fps(paths, backbone, preprocess, args.runtime, Path(tmp) / f"cache{r}", motion, lanes)
             naive, n_naive = naive_fps(paths, backbone)
             runs["ours"].append(round(ours, 1))
             runs["naive"].append(round(naive, 1))
@@ -118,7 +124,8 @@ def main(argv: list[str] | None = None) -> None:
               "runs": runs, "motion": args.motion, "camera": camera if motion else None,
               "frames": n_ours, "naive_frames": n_naive, "runtime": args.runtime, "parallel_videos": args.parallel_videos,
               "torch_threads": torch.get_num_threads(), "videos": args.videos,
-              "video": "320x240 25 fps MJPG", "input": "224x224"}
+              "video": "320x240 25 fps MJPG", "input": f"{preprocess.crop_size}x{preprocess.crop_size} ({preprocess.mode})",
+              "naive_input": "224x224 (torchvision's preset)"}
     print(json.dumps(result, indent=2))
     if args.json:
         Path(args.json).write_text(json.dumps(result, indent=2) + "\n")
