@@ -40,7 +40,7 @@ class BackboneConfig:
     pooling: str = "grid"
     grid: int = 3
     resize_size: int | None = None
-    crop_size: int | None = None
+    crop_size: int | None = 160     # the backbone's input (None: the weights' own, 224 for every listed CNN)
     resize_mode: str = "squash"     # the whole frame: people and motion reach its edges
     batch_size: int = 32
     runtime: str = "auto"       # auto | torch | onnx (auto: ONNX Runtime on CPU-only machines)

@@ -55,7 +55,7 @@ from actionrec.synthetic import make_ucf_dataset
 
 OLD = ["motion.stream=none", "motion.pose=off", "head.probe=false", "backbone.resize_mode=center_crop", "head.readout=last",
        "train.class_balance=false", "train.label_smoothing=0.0", "data.duplicate_similarity=1.0",
-       "data.duplicate_step_similarity=1.0", "head.ensemble=1"]
+       "data.duplicate_step_similarity=1.0", "head.ensemble=1", "backbone.crop_size=224"]
 RECIPES = {
     "old": OLD,
     "default": [],
