@@ -292,9 +292,11 @@ def validate(cfg: Config) -> None:
     if name is not None and (not isinstance(name, str) or not name.strip() or name in (".", "..")
                              or "/" in name or "\\" in name):
         raise ConfigError(f"logging.run_name must be a folder name (no '/'), got {name!r}")
-    width = cfg.head.pose_hidden_size
-    if width is not None and (isinstance(width, bool) or not isinstance(width, int) or width < 1):
-        raise ConfigError(f"head.pose_hidden_size must be null or a whole number of at least 1, got {width!r}")
+    sizes = [("backbone", "resize_size"), ("backbone", "crop_size"), ("head", "pose_hidden_size")]
+    for section, key in sizes:
+        value = getattr(getattr(cfg, section), key)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise ConfigError(f"{section}.{key} must be null or a whole number of at least 1, got {value!r}")
     heads = cfg.head.ensemble
     if isinstance(heads, bool) or not isinstance(heads, int) or heads < 1:
         raise ConfigError(f"head.ensemble must be a whole number of heads, at least 1, got {heads!r}")

@@ -76,3 +76,13 @@ def test_the_pose_stream_s_settings_are_checked_by_name(setting, key):
     with pytest.raises(ConfigError, match=key):
         load_config(None, [setting])
     assert load_config(None, ["head.pose_hidden_size=64"]).head.pose_hidden_size == 64
+
+
+@pytest.mark.parametrize("setting", ["backbone.crop_size=abc", "backbone.crop_size=0", "backbone.crop_size=-5",
+                                     "backbone.crop_size=160.5", "backbone.resize_size=big"])
+def test_a_bad_input_size_stops_before_any_work_and_names_the_setting(setting):
+    key, value = setting.split("=")
+    with pytest.raises(ConfigError, match=rf"{key} must be null or a whole number of at least 1, got '?{value}"):
+        load_config(None, [setting])
+    assert load_config(None, ["backbone.crop_size=224"]).backbone.crop_size == 224
+    assert load_config(None, ["backbone.crop_size=null"]).backbone.crop_size is None
