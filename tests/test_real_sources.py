@@ -1,4 +1,5 @@
-"""`scripts/prepare_real_actions.py`: the real sets rebuilt from the manifest's sources."""
+"""`scripts/prepare_real_actions.py`: the real sets rebuilt from the manifest's sources;
+`scripts/resplit_real_set.py`: a test-only set split by whole people."""
 
 import csv
 import hashlib
@@ -15,6 +16,7 @@ from actionrec.synthetic import write_video
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "scripts"))
 import prepare_real_actions as prepare
+import resplit_real_set as resplit
 
 needs_ffmpeg = pytest.mark.skipif(shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None,
                                   reason="needs FFmpeg (apt-get install ffmpeg)")
@@ -130,3 +132,27 @@ def test_the_committed_real_sets_share_no_source_and_name_each_one_once():
     assert not {row.sha256 for row in third} & {row.sha256 for row in fourth}
     assert {row.side for row in fourth} == {"test"}
     assert {row.action for row in fourth} == {row.action for row in third if row.action}
+
+
+def test_a_test_only_set_is_split_with_every_owner_on_one_side_and_the_same_seed_repeats(tmp_path, capsys):
+    for action in ("curl", "squat", "pushup"):
+        for owner in ("ann", "bob", "cat", "dan", "eve", "fay"):
+            folder = tmp_path / "set" / "test" / action
+            folder.mkdir(parents=True, exist_ok=True)
+            for clip in range(2):
+                (folder / f"{owner}_{action}_c{clip:02d}.mp4").write_bytes(b"clip")
+    layout = []
+    for run in ("a", "b"):
+        resplit.main([str(tmp_path / "set"), "--out", str(tmp_path / run), "--seed", "3"])
+        layout.append(sorted(str(p.relative_to(tmp_path / run)) for p in (tmp_path / run).rglob("*.mp4")))
+    assert layout[0] == layout[1]
+    sides = {}
+    for path in layout[0]:
+        _, side, action, name = Path(path).parts
+        sides.setdefault(name.split("_")[0], set()).add(side)
+    assert all(len(s) == 1 for s in sides.values())          # no owner on both sides
+    root = tmp_path / "a" / "real_actions"
+    for action in ("curl", "squat", "pushup"):
+        test, train = len(list((root / "test" / action).iterdir())), len(list((root / "train" / action).iterdir()))
+        assert test >= 2 and train >= 4 and 0.2 <= test / (test + train) <= 0.45
+    assert "test owners:" in capsys.readouterr().out
