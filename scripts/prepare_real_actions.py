@@ -4,6 +4,8 @@
     python scripts/prepare_real_actions.py --out data --sources DIR ...  # or use files you already have
     python scripts/prepare_real_actions.py --out data4 --manifest scripts/real_sources_fourth.csv --fetch
                                                             # the fourth set: 50 recordings, every clip a test clip
+    python scripts/prepare_real_actions.py --out data6 --manifest scripts/real_sources_fifth.csv --fetch
+                                                            # two more actions: 8 lunge and 6 jumping-jack recordings
     python scripts/prepare_real_tasks.py data/real_src --out data --tasks pan zoom reverse --test-fraction 0.33 --seed 0
 
 The manifest (`scripts/real_sources.csv`) names each source video by repository,

@@ -120,18 +120,22 @@ def test_a_manifest_that_names_two_sources_alike_is_refused_before_anything_is_b
 
 
 def test_the_committed_real_sets_share_no_source_and_name_each_one_once():
-    """The third set (`real_sources.csv`) and the fourth (`real_sources_fourth.csv`) are
-    independent checks only if no source video, by SHA-256, is in both, or twice in one;
-    every exercise row of the fourth set is a test row."""
+    """The third set (`real_sources.csv`), the fourth (`real_sources_fourth.csv`) and the
+    fifth's two further actions (`real_sources_fifth.csv`) are independent checks only if
+    no source video, by SHA-256, is in two of them, or twice in one; every exercise row of
+    the fourth and fifth is a test row, the fourth's actions the third's, the fifth's new."""
     third = prepare.read_manifest(MANIFESTS / "real_sources.csv")
     fourth = prepare.read_manifest(MANIFESTS / "real_sources_fourth.csv")
-    for rows in (third, fourth):
+    fifth = prepare.read_manifest(MANIFESTS / "real_sources_fifth.csv")
+    for rows in (third, fourth, fifth):
         hashes = [row.sha256 for row in rows]
         assert len(set(hashes)) == len(hashes) and all(len(h) == 64 for h in hashes)
         assert all((len(row.commit) == 40 or row.repo == prepare.DEBIAN_PACKAGE) and row.path for row in rows)
-    assert not {row.sha256 for row in third} & {row.sha256 for row in fourth}
-    assert {row.side for row in fourth} == {"test"}
+    hashes = [row.sha256 for rows in (third, fourth, fifth) for row in rows]
+    assert len(set(hashes)) == len(hashes)
+    assert {row.side for row in fourth + fifth} == {"test"}
     assert {row.action for row in fourth} == {row.action for row in third if row.action}
+    assert not {row.action for row in fifth} & {row.action for row in third}
 
 
 def test_a_test_only_set_is_split_with_every_owner_on_one_side_and_the_same_seed_repeats(tmp_path, capsys):
