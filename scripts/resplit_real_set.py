@@ -19,9 +19,12 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
+import tempfile
+from collections import Counter
 from pathlib import Path
 
 from actionrec.datasets import VIDEO_EXTENSIONS
+from prepare_real_actions import replace_folder
 
 TEST_SHARE_RANGE = (0.2, 0.45)
 MAX_DRAWS = 10_000
@@ -33,6 +36,8 @@ def owner_of(clip: Path) -> str:
 
 def read_clips(root: Path) -> list[tuple[str, Path]]:
     """`(action, clip)` for every video under `root/<action>/` (or `root/test/<action>/`)."""
+    if not root.is_dir():
+        raise SystemExit(f"{root}: not a folder")
     if (root / "test").is_dir():
         root = root / "test"
     clips = [(action.name, clip) for action in sorted(p for p in root.iterdir() if p.is_dir())
@@ -65,15 +70,22 @@ def draw_test_owners(clips: list[tuple[str, Path]], seed: int, share: float) -> 
                      f"(every action needs at least 3 owners)")
 
 
+def side_of(clip: Path, test: set[str]) -> str:
+    return "test" if owner_of(clip) in test else "train"
+
+
 def write_split(clips: list[tuple[str, Path]], test: set[str], out: Path) -> None:
-    building = out.with_name(out.name + ".partial")
-    shutil.rmtree(building, ignore_errors=True)
-    for action, clip in clips:
-        folder = building / "real_actions" / ("test" if owner_of(clip) in test else "train") / action
-        folder.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(clip, folder / clip.name)
-    shutil.rmtree(out, ignore_errors=True)
-    building.rename(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
+    try:
+        for action, clip in clips:
+            folder = building / "real_actions" / side_of(clip, test) / action
+            folder.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(clip, folder / clip.name)
+    except BaseException:
+        shutil.rmtree(building, ignore_errors=True)
+        raise
+    replace_folder(building, out)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -86,10 +98,9 @@ def main(argv: list[str] | None = None) -> None:
     clips = read_clips(args.data)
     test = draw_test_owners(clips, args.seed, args.share)
     write_split(clips, test, args.out)
+    counts = Counter((side_of(clip, test), action) for action, clip in clips)
     for side in ("train", "test"):
-        counts = {a: len(list((args.out / "real_actions" / side / a).glob("*")))
-                  for a in sorted({a for a, _ in clips})}
-        print(f"{side}: {counts}")
+        print(f"{side}: {({a: counts[side, a] for a in sorted({a for a, _ in clips})})}")
     print(f"test owners: {', '.join(sorted(test))}")
 
 
