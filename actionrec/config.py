@@ -50,7 +50,7 @@ class BackboneConfig:
 @dataclass
 class MotionConfig:
     stream: str = "flow"        # none | flow: DIS optical flow per grid cell beside the CNN features
-    size: int = 128             # flow is computed on a size x size copy of the backbone input
+    size: int = 112             # flow is computed on a size x size copy of the backbone input
     preset: str = "fine_fast"   # DIS preset: ultrafast | fast | medium | fine | fine_fast (medium plus a full-size search: small objects)
     colour: bool = True         # flow on the copy's Lab planes too (hue edges); false: on grey alone
     camera: str = "border"      # the camera motion taken out of the flow: shift (the median) | similarity (shift, zoom,

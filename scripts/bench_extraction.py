@@ -1,7 +1,8 @@
 """Benchmark 1: feature extraction end to end (decode, resize, normalise, backbone).
 
     python scripts/bench_extraction.py [--videos 6 --seconds 4] [--repeats 3] [--motion flow|grey-flow|colour-flow|none]
-                                       [--camera shift|similarity|border] [--crop-size 224] [--json out.json]
+                                       [--camera shift|similarity|border] [--crop-size 224] [--flow-size 128]
+                                       [--json out.json]
 
 Ours: `FeatureExtractor` (decode + resize, and the motion stream's optical flow, in a
 background thread; batched ONNX Runtime backbone; `backbone.parallel_videos` videos side
@@ -93,6 +94,8 @@ def main(argv: list[str] | None = None) -> None:
                    help="the camera motion taken out of the flow (default: the default config's, motion.camera)")
     p.add_argument("--crop-size", type=int,
                    help="ours: the backbone's input size (default: the default config's, backbone.crop_size)")
+    p.add_argument("--flow-size", type=int,
+                   help="the frame the flow is computed on, size x size (default: the default config's, motion.size)")
     p.add_argument("--parallel-videos", default="auto",
                    help="videos extracted side by side (default: auto, as the default config)")
     p.add_argument("--json", help="also write the result here")
@@ -104,7 +107,7 @@ def main(argv: list[str] | None = None) -> None:
     stream, colour = {"flow": ("flow", m.colour), "grey-flow": ("flow", False),
                       "colour-flow": ("flow", True), "none": ("none", False)}[args.motion]
     camera = args.camera or m.camera
-    motion = flow_spec(stream, m.size, m.preset, backbone.pooling, backbone.grid, colour, camera)
+    motion = flow_spec(stream, args.flow_size or m.size, m.preset, backbone.pooling, backbone.grid, colour, camera)
     lanes = args.parallel_videos if args.parallel_videos == "auto" else int(args.parallel_videos)
     runs = {"ours": [], "naive": [], "ours_cpu_ms_per_frame": []}
     with tempfile.TemporaryDirectory() as tmp:
@@ -122,6 +125,7 @@ def main(argv: list[str] | None = None) -> None:
               # the CPU time a frame costs ours, and the frames/s that would fill every core with it
               "ours_cpu_ms_per_frame": cpu_ms, "ours_ceiling_fps": round(cores * 1000 / cpu_ms, 1),
               "runs": runs, "motion": args.motion, "camera": camera if motion else None,
+              "flow_size": motion.size if motion else None,
               "frames": n_ours, "naive_frames": n_naive, "runtime": args.runtime, "parallel_videos": args.parallel_videos,
               "torch_threads": torch.get_num_threads(), "videos": args.videos,
               "video": "320x240 25 fps MJPG", "input": f"{preprocess.crop_size}x{preprocess.crop_size} ({preprocess.mode})",
