@@ -36,8 +36,10 @@ import shutil
 import subprocess
 import sys
 import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 import cv2
 
@@ -212,8 +214,18 @@ def build_sources(rows: list[SourceRow], found: dict[str, Path], seconds: dict[s
     return copied
 
 
-def replace_folder(built: Path, final: Path) -> None:
-    """Put the complete `built` folder where `final` was."""
+@contextmanager
+def folder_built_whole(final: Path) -> Iterator[Path]:
+    """Yields an empty hidden folder beside `final` to build in; on success it takes
+    `final`'s place (an earlier `final` is removed), on any exception it is removed: the
+    folder's twin of `actionrec.files.atomic_path`."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    built = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=final.parent))
+    try:
+        yield built
+    except BaseException:
+        shutil.rmtree(built, ignore_errors=True)
+        raise
     old = final.with_name(f".{final.name}.old")
     shutil.rmtree(old, ignore_errors=True)
     if final.exists():
@@ -236,18 +248,11 @@ def main(argv: list[str] | None = None) -> int:
             raise SystemExit(f"{tool} not found: install FFmpeg (Debian: apt-get install ffmpeg)")
     rows = read_manifest(args.manifest)
     found, missing = locate(rows, args.sources, args.clones if args.fetch else None, args.url)
-    args.out.mkdir(parents=True, exist_ok=True)
-    built = {name: Path(tempfile.mkdtemp(prefix=f".{name}.", dir=args.out)) for name in ("real_actions", "real_src")}
-    try:
+    # both folders take their places only once both are complete
+    with folder_built_whole(args.out / "real_actions") as actions, folder_built_whole(args.out / "real_src") as sources:
         seconds = {name: duration_of(path) for name, path in found.items()}
-        counts = build_actions(rows, found, seconds, built["real_actions"])
-        copied = build_sources(rows, found, seconds, built["real_src"])
-    except BaseException:
-        for folder in built.values():
-            shutil.rmtree(folder, ignore_errors=True)
-        raise
-    for name, folder in built.items():
-        replace_folder(folder, args.out / name)
+        counts = build_actions(rows, found, seconds, actions)
+        copied = build_sources(rows, found, seconds, sources)
     for (action, side), n in sorted(counts.items()):
         print(f"real_actions {side:5s} {action:10s} {n:3d} clips")
     print(f"real_src: {copied} videos of {MIN_SOURCE_S:g} s or more in {args.out / 'real_src'}")

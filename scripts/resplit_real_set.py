@@ -19,12 +19,11 @@ from __future__ import annotations
 import argparse
 import random
 import shutil
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 from actionrec.datasets import VIDEO_EXTENSIONS
-from prepare_real_actions import replace_folder
+from prepare_real_actions import folder_built_whole
 
 TEST_SHARE_RANGE = (0.2, 0.45)
 MAX_DRAWS = 10_000
@@ -75,17 +74,11 @@ def side_of(clip: Path, test: set[str]) -> str:
 
 
 def write_split(clips: list[tuple[str, Path]], test: set[str], out: Path) -> None:
-    out.parent.mkdir(parents=True, exist_ok=True)
-    building = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
-    try:
+    with folder_built_whole(out) as building:
         for action, clip in clips:
             folder = building / "real_actions" / side_of(clip, test) / action
             folder.mkdir(parents=True, exist_ok=True)
             shutil.copy2(clip, folder / clip.name)
-    except BaseException:
-        shutil.rmtree(building, ignore_errors=True)
-        raise
-    replace_folder(building, out)
 
 
 def main(argv: list[str] | None = None) -> None:
